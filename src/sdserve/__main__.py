@@ -1,0 +1,3 @@
+from sdserve.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""What the runtime publishes about a replica; the gateway and autoscaler read it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ReplicaState(str, enum.Enum):
+    STARTING = "starting"
+    READY = "ready"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Replica:
+    """An immutable snapshot; the runtime publishes a new one on every change."""
+
+    id: str  # opaque, unique for the life of the gateway, e.g. "stable-diffusion-3f9a1c"
+    service: str
+    url: str  # http://127.0.0.1:PORT, never shown to clients
+    device: str  # "cpu", "cuda:0", ...
+    state: ReplicaState
+    started_at: float  # time.monotonic() when the process was spawned
+    pid: int | None = None
