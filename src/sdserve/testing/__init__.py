@@ -1,0 +1,1 @@
+"""Test doubles that stand in for real parts of sdserve in control-plane tests."""
