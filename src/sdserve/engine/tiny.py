@@ -1,0 +1,128 @@
+"""Build the `tiny` models: small SD-1.x-architecture pipelines with random weights.
+
+They have every part of a real Stable Diffusion pipeline (CLIP text encoder with
+the real tokenizer, a cross-attention UNet, a VAE with the real x8 latent
+factor), only narrow, so that tests and `--model tiny` run in well under a
+second on a CPU. A fixed seed makes the build deterministic:
+
+    python -m sdserve.engine.tiny --out src/sdserve/models/tiny --seed 0
+    python -m sdserve.engine.tiny --out src/sdserve/models/tiny-b --seed 1
+
+Each folder is a diffusers pipeline folder and also holds `tiny.safetensors`,
+the same weights as a single A1111-style checkpoint with the original SD keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from sdserve.engine.checkpoint_export import save_single_file
+from sdserve.engine.configs import CLIP_TOKENIZER_DIR, load_clip_tokenizer
+
+SINGLE_FILE_NAME = "tiny.safetensors"
+# Stored as fp16 to keep the shipped files small; the engine computes in fp32.
+STORAGE_DTYPE = torch.float16
+HIDDEN = 32
+
+
+def text_encoder() -> CLIPTextModel:
+    config = CLIPTextConfig(
+        vocab_size=49408,
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        projection_dim=HIDDEN,
+        hidden_act="quick_gelu",
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+    )
+    return CLIPTextModel(config)
+
+
+def unet() -> UNet2DConditionModel:
+    return UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=HIDDEN,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    )
+
+
+def vae() -> AutoencoderKL:
+    # Four levels, three of them downsampling: 512 px -> 64 latents, as in SD.
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(16, 16, 32, 32),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+        scaling_factor=0.18215,
+    )
+
+
+def scheduler() -> PNDMScheduler:
+    # Stable Diffusion 1.5's own noise schedule.
+    return PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
+def build(seed: int) -> StableDiffusionPipeline:
+    torch.manual_seed(seed)
+    return StableDiffusionPipeline(
+        vae=vae(),
+        text_encoder=text_encoder(),
+        tokenizer=load_clip_tokenizer(),
+        unet=unet(),
+        scheduler=scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def write(pipe: StableDiffusionPipeline, out: Path) -> None:
+    pipe.to(STORAGE_DTYPE)
+    # The tokenizer ships once with sdserve (configs/clip_tokenizer); the loader adds it.
+    tokenizer, pipe.tokenizer = pipe.tokenizer, None
+    pipe.register_modules(tokenizer=None)
+    pipe.save_pretrained(out, safe_serialization=True)
+    pipe.register_modules(tokenizer=tokenizer)
+    save_single_file(pipe, out / SINGLE_FILE_NAME)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write")
+    parser.add_argument("--seed", type=int, default=0, help="weight seed (tiny: 0, tiny-b: 1)")
+    args = parser.parse_args(argv)
+    write(build(args.seed), args.out)
+    print(f"wrote {args.out} (tokenizer from {CLIP_TOKENIZER_DIR})")
+
+
+if __name__ == "__main__":
+    main()
