@@ -1,0 +1,180 @@
+"""Owns the engine inside the worker: loading, the one-job-at-a-time lock, the
+engine thread, and the running job's state.
+
+Every engine call that changes or uses the model (load, generate) runs on one
+dedicated thread, in lock order, so the event loop keeps answering progress,
+interrupt, skip and /healthz while a generation runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import enum
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sdserve.engine.types import GenerationRequest, GenerationResult, ModelInfo
+from sdserve.worker.convert import model_matches
+from sdserve.worker.job import JobState
+from sdserve.worker.metrics import WorkerMetrics
+from sdserve.worker.options import DEFAULT_OPTIONS, updated_options
+from sdserve.worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from sdserve.engine import Engine
+
+log = logging.getLogger("sdserve.worker")
+T = TypeVar("T")
+
+
+class LoadState(str, enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class NotReady(RuntimeError):
+    """The first model never loaded; the worker cannot generate."""
+
+    status_code = 503
+
+
+def build_engine(settings: WorkerSettings) -> Engine:
+    from sdserve.engine import Engine  # torch is imported here, on the engine thread
+
+    return Engine(device=settings.device, models_dir=settings.models_dir)
+
+
+class EngineHost:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        metrics: WorkerMetrics,
+        engine_factory: Callable[[WorkerSettings], Engine] = build_engine,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.job = JobState()
+        self.options: dict[str, Any] = dict(DEFAULT_OPTIONS)
+        self.state = LoadState.LOADING
+        self.load_error: str | None = None
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self._lock = asyncio.Lock()
+        self._loaded = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def load_first_model(self) -> None:
+        """Create the engine and load --model; /healthz turns 200 when this returns."""
+        async with self._turn():
+            try:
+                self._engine = await self._on_engine_thread(self._engine_factory, self.settings)
+                model = await self._on_engine_thread(self._engine.load, self.settings.model)
+            except Exception as error:
+                self.state, self.load_error = LoadState.FAILED, f"{type(error).__name__}: {error}"
+                log.error("loading model %r failed: %s", self.settings.model, self.load_error)
+                raise
+            finally:
+                self._loaded.set()
+        self.state = LoadState.READY
+        log.info("model %s loaded on %s", model.title, self.settings.device)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True, cancel_futures=True)
+
+    async def engine(self) -> Engine:
+        """The engine once the first model is loaded (waits while it loads)."""
+        await self._loaded.wait()
+        if self._engine is None or self.state is LoadState.FAILED:
+            raise NotReady(f"the model failed to load: {self.load_error}")
+        return self._engine
+
+    # -- jobs ----------------------------------------------------------------
+
+    async def generate(
+        self,
+        job: str,
+        request: GenerationRequest,
+        *,
+        checkpoint: str | None = None,
+        restore_checkpoint: bool = True,
+    ) -> tuple[GenerationResult, ModelInfo | None, str]:
+        """Run one job: switch model if asked, generate, switch back if asked.
+
+        Returns the result, the model that made it and the job timestamp.
+        """
+        engine = await self.engine()
+        async with self._turn():
+            previous = engine.current
+            started = time.perf_counter()
+            try:
+                if checkpoint is not None and not model_matches(engine.current, checkpoint):
+                    await self._on_engine_thread(engine.load, checkpoint)
+                model = engine.current
+                timestamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
+                self.job.begin(job, request.n_iter, now=time.time(), timestamp=timestamp)
+                sampling_started = time.perf_counter()
+                result = await self._on_engine_thread(
+                    partial(
+                        engine.generate,
+                        request,
+                        on_progress=self.job.record,
+                        should_interrupt=lambda: self.job.interrupted,
+                        should_skip=lambda: self.job.skipped,
+                    )
+                )
+                sampling_seconds = time.perf_counter() - sampling_started
+                if sampling_seconds > 0:
+                    self.metrics.steps_per_second.set(self.job.steps_done() / sampling_seconds)
+                self.metrics.images.inc(len(result.images))
+            finally:
+                self.job.end()
+                if restore_checkpoint and previous is not None and engine.current != previous:
+                    await self._on_engine_thread(engine.load, previous.title)
+                self.metrics.generation_seconds.observe(time.perf_counter() - started)
+        return result, model, timestamp
+
+    async def switch_model(self, name: str) -> ModelInfo:
+        """Load `name` unless it is the current model; returns after the switch."""
+        engine = await self.engine()
+        async with self._turn():
+            if not model_matches(engine.current, name):
+                await self._on_engine_thread(engine.load, name)
+        assert engine.current is not None
+        return engine.current
+
+    async def set_options(self, changes: dict[str, Any]) -> None:
+        self.options = updated_options(self.options, changes)
+
+    async def refresh(self) -> None:
+        engine = await self.engine()
+        # Rescanning a folder is file I/O: keep it off the event loop, but it
+        # need not wait for a running generation.
+        await asyncio.to_thread(engine.refresh)
+
+    # -- helpers -------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        self.metrics.jobs_waiting.inc()
+        try:
+            await self._lock.acquire()
+        finally:
+            self.metrics.jobs_waiting.dec()
+        self.metrics.job_running.set(1)
+        try:
+            yield
+        finally:
+            self.metrics.job_running.set(0)
+            self._lock.release()
+
+    async def _on_engine_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
