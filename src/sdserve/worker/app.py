@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from sdserve import __version__
+from sdserve import __version__, webui
 from sdserve.worker.access_log import AccessLog
 from sdserve.worker.body_limit import BodyLimit
 from sdserve.worker.engine_host import EngineHost, build_engine
@@ -56,6 +56,7 @@ def create_app(
     app.state.host = host
     for router in (generate, control, models, info, health):
         app.include_router(router.router)
+    webui.mount(app)  # the browser UI at /
     install_error_handlers(app)
     # Added innermost first. Errors are caught inside the log, so every request is logged
     # and counted with the status it really got; oversized bodies never parse.
