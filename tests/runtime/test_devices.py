@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdserve.runtime.devices import parse_visible_devices, pick_device
+from sdserve.runtime.devices import parse_visible_devices, pick_device, visible_devices
 
 SMI_TWO = (
     "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaa)\n"
@@ -43,3 +43,10 @@ FOUR = ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]
 )
 def test_pick_device(label, devices, in_use, gpus, want):
     assert pick_device(devices, in_use, gpus) == want, label
+
+
+def test_visible_devices_reads_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert visible_devices() == ["cuda:0", "cuda:1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert visible_devices() == ["cpu"]

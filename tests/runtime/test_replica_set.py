@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ import aiohttp
 import pytest
 
 from sdserve.runtime import Replica, ReplicaSet, ReplicaState
-from sdserve.spec.types import Container, Probe, ServiceSpec
+from sdserve.spec.types import Autoscaling, Container, Probe, ServiceSpec
 
 STARTING, READY, DRAINING, STOPPED = (
     ReplicaState.STARTING, ReplicaState.READY, ReplicaState.DRAINING, ReplicaState.STOPPED,
@@ -139,6 +141,35 @@ async def test_scale_0_3_1_0_publishes_states_in_order(make_set, watcher):
     assert replica_set.replicas == []
     for replica_id in watcher.ids():
         assert watcher.states(replica_id) == [STARTING, READY, DRAINING, STOPPED]
+
+
+ENV_DUMPING_WORKER = (
+    "import json, os, sys;"
+    "open(os.path.join(sys.argv[1], os.environ['PORT']), 'w').write(json.dumps(dict(os.environ)));"
+    "from sdserve.testing.sleep_worker import main; main([])"
+)
+
+
+async def test_replicas_get_port_device_threads_and_container_env(make_set, watcher, tmp_path):
+    spec = dataclasses.replace(
+        service(),
+        autoscaling=Autoscaling(max_scale=2),
+        container=Container(port=7860, env=(("HF_HUB_OFFLINE", "1"),)),
+    )
+    replica_set = make_set(
+        spec=spec, command=[sys.executable, "-c", ENV_DUMPING_WORKER, str(tmp_path)],
+        env={"SDSERVE_MODEL": "tiny"}, devices=("cuda:0", "cuda:1"), cores=4,
+    )
+    await replica_set.scale(2)
+    await watcher.until(lambda: watcher.count(READY) == 2)
+    for replica in replica_set.replicas:
+        port = replica.url.rsplit(":", 1)[1]
+        env = json.loads((tmp_path / port).read_text())
+        assert env["SDSERVE_DEVICE"] == replica.device
+        assert env["SDSERVE_MODEL"] == "tiny"
+        assert env["HF_HUB_OFFLINE"] == "1"
+        assert env["SDSERVE_THREADS"] == "2"  # 4 cores shared by at most 2 replicas
+    assert sorted(r.device for r in replica_set.replicas) == ["cuda:0", "cuda:1"]
 
 
 async def test_ready_waits_for_healthz_after_the_port_opens(make_set, watcher):
