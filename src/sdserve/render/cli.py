@@ -49,7 +49,7 @@ def _non_empty(value: str) -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    targets = parser.add_subparsers(title="targets", required=True)
     knative = targets.add_parser(
         "knative",
         help="Knative Services running `sdserve worker` (for kubectl apply -f -)",

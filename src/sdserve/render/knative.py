@@ -60,32 +60,21 @@ class KnativeOptions:
 
 
 def knative_manifests(
-    documents: Sequence[Any], specs: Sequence[ServiceSpec], options: KnativeOptions
+    documents: Sequence[Mapping[str, Any]], specs: Sequence[ServiceSpec], options: KnativeOptions
 ) -> list[dict[str, Any]]:
-    """Every manifest to apply, in apply order: claims, then the documents, then cluster config.
+    """Every manifest to apply, in apply order: claims, the Services, cluster config.
 
-    `documents` are the file's documents as read; `specs` their parsed Services
-    (matched by name). Documents that are not Knative Services pass through as written.
+    `documents` are the file's Service documents as read (see `load_documents`),
+    `specs` the same documents parsed, in the same order.
     """
-    by_name = {spec.name: spec for spec in specs}
-    rendered = [
-        render_service(doc, by_name[doc["metadata"]["name"]], options) if is_service(doc) else doc
-        for doc in documents
-    ]
+    services = [render_service(doc, spec, options)
+                for doc, spec in zip(documents, specs, strict=True)]
     claims: list[dict[str, Any]] = []
     if options.models_claim is not None:
-        namespaces = dict.fromkeys(namespace_of(doc) for doc in rendered if is_service(doc))
+        namespaces = dict.fromkeys(namespace_of(service) for service in services)
         claims = [claim_manifest(options.models_claim, ns) for ns in namespaces]
     cluster = [domain_config(options.domain)] if options.domain else []
-    return [*claims, *rendered, *cluster]
-
-
-def is_service(doc: Any) -> bool:
-    return (
-        isinstance(doc, Mapping)
-        and str(doc.get("apiVersion", "")).startswith("serving.knative.dev/")
-        and doc.get("kind") == "Service"
-    )
+    return [*claims, *services, *cluster]
 
 
 def namespace_of(doc: Mapping[str, Any]) -> str | None:
@@ -138,6 +127,7 @@ def worker_container(
 ) -> dict[str, Any]:
     port = spec.container.port
     worker = dict(container)
+    worker.setdefault("name", spec.container.name)  # Knative's own default name
     worker["image"] = options.image
     worker["command"] = list(WORKER_COMMAND)
     # The port comes from $PORT, which Knative sets to the containerPort.
