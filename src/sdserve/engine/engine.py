@@ -1,0 +1,113 @@
+"""The Engine: one loaded model at a time, generating on request. No HTTP here."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from sdserve.engine import generation, loading, samplers, sources
+from sdserve.engine.errors import InvalidRequest
+from sdserve.engine.memory import memory as memory_figures
+from sdserve.engine.seeds import SEED_RANGE
+from sdserve.engine.types import GenerationRequest, GenerationResult, ModelInfo, ProgressCallback
+
+CHECKPOINT_SETTING = "sd_model_checkpoint"
+
+
+def _never() -> bool:
+    return False
+
+
+class Engine:
+    def __init__(self, *, device: str = "cpu", models_dir: str | Path | None = None) -> None:
+        self.device = str(torch.device(device))
+        self.models_dir = Path(models_dir) if models_dir is not None else None
+        self._hasher = sources.Hasher()
+        self._known: list[sources.Source] = []
+        self._model: loading.LoadedModel | None = None
+        self._random = random.Random()
+        self.refresh()
+
+    # -- models -----------------------------------------------------------------
+    def refresh(self) -> None:
+        self._known = sources.shipped(self._hasher) + sources.scan(self.models_dir, self._hasher)
+
+    def list_models(self) -> list[ModelInfo]:
+        infos = [s.info for s in self._known]
+        if self._model is not None and self._model.info not in infos:
+            infos.append(self._model.info)
+        return infos
+
+    @property
+    def current(self) -> ModelInfo | None:
+        return self._model.info if self._model is not None else None
+
+    def load(self, model: str) -> ModelInfo:
+        source = sources.find(model, self._known, self._hasher)
+        if self._model is not None and self._model.info == source.info:
+            return source.info
+        # Drop the old weights first: two full models may not fit in memory together.
+        self._model = None
+        self._model = loading.load(source, self.device)
+        return source.info
+
+    # -- vocabulary ---------------------------------------------------------------
+    def samplers(self) -> list[dict]:
+        return samplers.sampler_entries()
+
+    def schedulers(self) -> list[dict]:
+        return samplers.schedule_entries()
+
+    def memory(self) -> dict:
+        return memory_figures(self.device)
+
+    # -- generation -----------------------------------------------------------------
+    def validate(self, request: GenerationRequest) -> None:
+        samplers.resolve(request.sampler_name, request.scheduler)
+        for index, image in enumerate(request.init_images):
+            try:
+                image.load()
+            except Exception as error:
+                raise InvalidRequest(f"init_images[{index}]", f"cannot decode: {error}") from error
+        if request.mask is not None:
+            try:
+                request.mask.load()
+            except Exception as error:
+                raise InvalidRequest("mask", f"cannot decode: {error}") from error
+        checkpoint = request.override_settings.get(CHECKPOINT_SETTING)
+        if checkpoint is not None and not isinstance(checkpoint, str):
+            raise InvalidRequest(f"override_settings.{CHECKPOINT_SETTING}", "must be a string")
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_interrupt: Callable[[], bool] = _never,
+        should_skip: Callable[[], bool] = _never,
+    ) -> GenerationResult:
+        self.validate(request)
+        previous = self.current
+        checkpoint = request.override_settings.get(CHECKPOINT_SETTING)
+        if checkpoint:
+            self.load(checkpoint)
+        elif self._model is None:
+            self.load(sources.DEFAULT_MODEL)
+        assert self._model is not None
+        try:
+            with torch.inference_mode():
+                return generation.generate(
+                    self._model, request, self._random_seed, on_progress, should_interrupt,
+                    should_skip,
+                )
+        finally:
+            # override_settings apply to this request only, as A1111's restore-afterwards.
+            if checkpoint and previous is not None and previous != self.current:
+                self.load(previous.title)
+
+    def _random_seed(self) -> int:
+        return self._random.randrange(SEED_RANGE)
+

@@ -1,0 +1,95 @@
+"""Loading a model once and building every pipeline it serves from the same components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sdserve.engine.checkpoint import Architecture, load_single_file
+from sdserve.engine.errors import ModelLoadError
+from sdserve.engine.preview import SD1_LATENT_RGB, SDXL_LATENT_RGB
+from sdserve.engine.sources import Source
+from sdserve.engine.types import ModelInfo
+
+HUB_FIX = (
+    "download it first (`huggingface-cli download {id}`) while online, or point --model "
+    "at a local diffusers folder or .safetensors file; HF_HUB_OFFLINE=1 skips the network"
+)
+
+
+@dataclass
+class LoadedModel:
+    info: ModelInfo
+    arch: Architecture
+    txt2img: Any
+    img2img: Any
+    inpaint: Any
+    scheduler_config: dict
+    latent_rgb: tuple[tuple[float, ...], ...]
+
+
+def _load_folder(location: str, dtype: torch.dtype, **hub: Any) -> tuple[Architecture, Any]:
+    from diffusers import DiffusionPipeline, StableDiffusionXLPipeline
+
+    from sdserve.engine.configs import OPEN_CLIP_PAD_TOKEN, load_clip_tokenizer
+
+    index = DiffusionPipeline.load_config(location, **hub)
+    arch: Architecture = "sdxl" if "text_encoder_2" in index else "sd1"
+    extra: dict[str, Any] = {}
+    # Folders without tokenizers (the shipped tiny ones) take sdserve's CLIP tokenizer.
+    if index.get("tokenizer", [None])[0] is None:
+        extra["tokenizer"] = load_clip_tokenizer()
+    if arch == "sdxl" and index.get("tokenizer_2", [None])[0] is None:
+        extra["tokenizer_2"] = load_clip_tokenizer(pad_token=OPEN_CLIP_PAD_TOKEN)
+    if arch == "sd1":
+        extra.update(safety_checker=None, requires_safety_checker=False)
+    cls = StableDiffusionXLPipeline if arch == "sdxl" else DiffusionPipeline
+    return arch, cls.from_pretrained(location, torch_dtype=dtype, **extra, **hub)
+
+
+def _load_hub(repo_id: str, dtype: torch.dtype) -> tuple[Architecture, Any]:
+    # The cache first: no network round trip when the model is already here.
+    try:
+        return _load_folder(repo_id, dtype, local_files_only=True)
+    except Exception:  # not cached (or partially): try the hub itself below
+        pass
+    try:
+        return _load_folder(repo_id, dtype)
+    except Exception as error:
+        raise ModelLoadError(
+            f"cannot load hub model {repo_id!r}: it is not in the Hugging Face cache and "
+            f"the hub could not provide it ({type(error).__name__}). Fix: "
+            + HUB_FIX.format(id=repo_id)
+        ) from error
+
+
+def load(source: Source, device: str, dtype: torch.dtype = torch.float32) -> LoadedModel:
+    from diffusers import (
+        AutoPipelineForImage2Image,
+        AutoPipelineForInpainting,
+    )
+
+    if source.kind == "file":
+        arch, base = load_single_file(Path(source.location), dtype)
+    elif source.kind == "hub":
+        arch, base = _load_hub(source.location, dtype)
+    else:
+        try:
+            arch, base = _load_folder(source.location, dtype)
+        except Exception as error:
+            raise ModelLoadError(f"cannot load {source.location}: {error}") from error
+    base.to(device)
+    base.set_progress_bar_config(disable=True)
+    # from_pipe shares the loaded modules: one copy of the weights for all three.
+    img2img = AutoPipelineForImage2Image.from_pipe(base)
+    inpaint = AutoPipelineForInpainting.from_pipe(base)
+    for pipe in (img2img, inpaint):
+        pipe.set_progress_bar_config(disable=True)
+    return LoadedModel(
+        info=source.info, arch=arch, txt2img=base, img2img=img2img, inpaint=inpaint,
+        scheduler_config=dict(base.scheduler.config),
+        latent_rgb=SDXL_LATENT_RGB if arch == "sdxl" else SD1_LATENT_RGB,
+    )
