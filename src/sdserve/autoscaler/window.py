@@ -3,8 +3,8 @@
 The behaviour of Knative's `TimedFloat64Buckets` (pkg/autoscaler/aggregation):
 values recorded in the same bucket add up (several sources report into one
 second); a window with data for less than its length averages over the seconds
-since the first write; seconds with no write after the last one count as
-zeros; nothing written for a whole window reads 0. Time is an argument.
+since the first write; seconds after the last write push old buckets out
+without counting themselves; nothing written for a whole window reads 0. Time is an argument.
 """
 
 from __future__ import annotations
