@@ -24,7 +24,7 @@ import aiohttp
 from sdserve.runtime import checks, process
 from sdserve.runtime.backoff import restart_delay
 from sdserve.runtime.devices import CPU, pick_device
-from sdserve.runtime.environment import replica_env, thread_share
+from sdserve.runtime.environment import replica_env, thread_share, usable_cores
 from sdserve.runtime.plan import plan
 from sdserve.runtime.ports import LOOPBACK, free_port
 from sdserve.runtime.probes import (
@@ -82,8 +82,7 @@ class ReplicaSet:
         self._grace_period = grace_period
         self._probe = spec.container.readiness_probe or DEFAULT_PROBE
         self._readiness_period = readiness_period(self._probe, readiness_poll)
-        self._threads = thread_share(cores or len(os.sched_getaffinity(0)),
-                                     spec.autoscaling.max_scale)
+        self._threads = thread_share(cores or usable_cores(), spec.autoscaling.max_scale)
         self._clock = clock
         self._members: dict[str, _Member] = {}
         self._used_ids: set[str] = set()
@@ -152,21 +151,21 @@ class ReplicaSet:
         return [m.replica for m in self._members.values() if not m.stopping]
 
     async def _start_one(self) -> bool:
-        port = free_port()
         in_use: dict[str, int] = {}
         for member in self._members.values():
             in_use[member.replica.device] = in_use.get(member.replica.device, 0) + 1
         device = pick_device(self._devices, in_use, self._spec.container.gpus)
-        env = replica_env(
-            inherited=os.environ,
-            container_env=self._spec.container.env,
-            extra=self._env,
-            port=port,
-            device=device,
-            threads=self._threads,
-        )
         started_at = self._clock()
         try:
+            port = free_port()
+            env = replica_env(
+                inherited=os.environ,
+                container_env=self._spec.container.env,
+                extra=self._env,
+                port=port,
+                device=device,
+                threads=self._threads,
+            )
             proc = await process.spawn(self._command, env)
         except OSError as error:
             log.error("%s: cannot start replica %s: %s", self._spec.name, self._command, error)
