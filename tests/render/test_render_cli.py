@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import SEED, SHARED
+from conftest import REPO, SEED, SHARED
 
 from sdserve.cli import main
 
@@ -112,3 +112,13 @@ def test_the_installed_command_reads_stdin_and_prints_manifests():
          "main(['render', 'knative', '-f', '-']); assert 'torch' not in sys.modules"],
         input=SEED, capture_output=True, text=True, timeout=60, check=False)
     assert probe.returncode == 0, probe.stderr
+
+
+def test_the_shipped_example_is_what_render_prints(render):
+    example = REPO / "deploy" / "knative" / "stable-diffusion.yaml"
+    code, out, _ = render(SEED, "--image", "registry.example.com/sdserve:0.1.0")
+    assert code == 0
+    def manifest_lines(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("#")]
+
+    assert manifest_lines(out) == manifest_lines(example.read_text(encoding="utf-8"))
