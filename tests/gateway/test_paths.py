@@ -8,9 +8,10 @@ import json
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from sdserve.gateway import Gateway
 from sdserve.runtime.replica import Replica, ReplicaState
 
-from .conftest import spec, start
+from .conftest import SECRET, StaticScaleStatus, spec, start
 
 MIB = 1 << 20
 
@@ -157,3 +158,20 @@ async def test_access_log_line_per_request(harness, client, caplog):
         "service": "sd",
     }
     assert line["replica"] and line["duration_ms"] >= line["queued_ms"] >= 0
+
+
+async def test_admin_routes_added_later_win_over_the_catch_alls(harness, client):
+    h = await harness()
+    app = Gateway([spec()], secret=SECRET, poke=h.pokes.append,
+                  scale_status=StaticScaleStatus()).app()
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="dashboard")
+
+    app.router.add_get("/-/dashboard", page)
+    runner, url = await start(app)
+    h.runners.append(runner)
+    async with client.get(f"{url}/-/dashboard") as response:
+        assert (response.status, await response.text()) == (200, "dashboard")
+    async with client.get(f"{url}/-/healthz") as response:
+        assert response.status == 200

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -133,12 +133,12 @@ class Gateway:
     def concurrency(self, service: str, now: float) -> float:
         return self._services[service].meter.average(now)
 
-    def app(self, *, admin_routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
-        """The data path plus /-/ admin paths; `admin_routes` (e.g. /-/dashboard)
-        are mounted before the data path's catch-all."""
+    def app(self) -> web.Application:
+        """The data path plus /-/ admin paths. More admin paths (/-/dashboard) may be
+        added to the returned app: aiohttp resolves the longest matching prefix
+        first, so they win over the catch-alls below."""
         app = web.Application(handler_args={"max_field_size": 16384})
         app.add_routes(admin.routes(self.views, self._clock))
-        app.add_routes(admin_routes)
         app.router.add_route("*", "/-/{tail:.*}", admin.not_found)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_startup.append(self._start)
