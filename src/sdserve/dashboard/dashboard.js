@@ -149,7 +149,7 @@ function cell(text, className) {
 function renderReplicas(replicas) {
   const rows = replicas.map((r) => {
     const tr = document.createElement("tr");
-    const served = r.images_served ?? r.served ?? null;
+    const served = r.images_served ?? null;
     tr.append(
       cell(r.id), cell(r.state, `state state-${r.state}`), cell(r.device ?? "-"),
       cell(fmt(r.in_flight, 0)), cell(served === null ? "-" : String(served)),
