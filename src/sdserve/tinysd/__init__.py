@@ -1,0 +1,1 @@
+"""A tiny Stable Diffusion trained from scratch on synthetic captioned shapes (issue 9)."""

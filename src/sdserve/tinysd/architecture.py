@@ -1,0 +1,87 @@
+"""The shapes model's parts: real Stable Diffusion classes, sized to train on 2 CPU cores.
+
+The UNet does its costly work at low resolution (thin 16-channel first level,
+attention only at 1/4 and 1/8 of the latent), so a 512x512, 50-step request
+stays within a few seconds of one core. The VAE keeps SD's x8 latent factor and
+4 latent channels; its mid-block attention is left out because at 512 px it
+would cost more than the whole UNet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "engine" / "configs" / "clip_tokenizer"
+TEXT_WIDTH = 32
+SD_SCALING_FACTOR = 0.18215  # SD 1.x's latent scale; the VAE is rescaled to match it
+
+
+def tokenizer() -> CLIPTokenizer:
+    return CLIPTokenizer.from_pretrained(TOKENIZER_DIR)
+
+
+def text_encoder() -> CLIPTextModel:
+    config = CLIPTextConfig(
+        vocab_size=49408,
+        hidden_size=TEXT_WIDTH,
+        intermediate_size=TEXT_WIDTH * 4,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=TEXT_WIDTH,
+        hidden_act="quick_gelu",
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+    )
+    return CLIPTextModel(config)
+
+
+def unet() -> UNet2DConditionModel:
+    return UNet2DConditionModel(
+        sample_size=64,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32, 64, 128),
+        down_block_types=(
+            "DownBlock2D",
+            "DownBlock2D",
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+        ),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        layers_per_block=1,
+        cross_attention_dim=TEXT_WIDTH,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+
+
+def vae() -> AutoencoderKL:
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 16, 32, 64),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=512,
+        scaling_factor=SD_SCALING_FACTOR,
+        mid_block_add_attention=False,
+    )
+
+
+def scheduler() -> EulerAncestralDiscreteScheduler:
+    """SD 1.x's training noise schedule, with A1111's default sampler."""
+    return EulerAncestralDiscreteScheduler(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+    )
