@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from sdserve import dashboard
 from sdserve.autoscaler import Autoscaler
 from sdserve.cli import EXIT_USAGE
 from sdserve.gateway import Gateway
@@ -120,7 +121,9 @@ async def serve(services: Sequence[ServiceSpec], args: argparse.Namespace) -> No
         scale_status=autoscaler,
     )
 
-    runner = web.AppRunner(gateway.app(), access_log=None, handle_signals=False)
+    app = gateway.app()
+    dashboard.add_routes(app)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
