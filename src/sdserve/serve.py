@@ -123,7 +123,9 @@ async def serve(services: Sequence[ServiceSpec], args: argparse.Namespace) -> No
 
     app = gateway.app()
     dashboard.add_routes(app)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handler_cancellation: a client that hangs up frees its slot and
+    # interrupts its job instead of holding both until timeoutSeconds.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()
