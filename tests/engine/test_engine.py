@@ -46,7 +46,8 @@ def test_same_seed_gives_identical_png_bytes(engine):
     request = GenerationRequest(**SMALL, seed=42)
     first, second = engine.generate(request), engine.generate(request)
     assert png(first.images[0]) == png(second.images[0])
-    assert png(first.images[0]) != png(engine.generate(GenerationRequest(**SMALL, seed=43)).images[0])
+    other = engine.generate(GenerationRequest(**SMALL, seed=43))
+    assert png(first.images[0]) != png(other.images[0])
 
 
 def test_seed_arithmetic_over_batches(engine):
@@ -124,12 +125,14 @@ def test_single_file_and_folder_give_identical_images():
 
 
 def test_models_dir_listing_and_switching(tmp_path):
-    shutil.copy(SHIPPED_DIR / "tiny-b" / "tiny.safetensors", tmp_path / "other.safetensors")
+    # A diffusers folder with its single-file twin, as the shipped models are laid out.
+    shutil.copytree(SHIPPED_DIR / "tiny-b", tmp_path / "other")
     engine = Engine(models_dir=tmp_path)
     titles = [m.title for m in engine.list_models()]
     assert any(t.startswith("tiny [") for t in titles)
     assert any(t.startswith("tiny-b [") for t in titles)
     other = next(m for m in engine.list_models() if m.model_name == "other")
+    assert other.filename == str(tmp_path / "other")
     assert other.title == f"other [{other.sha256[:10]}]"
     request = GenerationRequest(**SMALL, seed=1)
     engine.load("tiny")
