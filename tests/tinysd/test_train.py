@@ -1,0 +1,58 @@
+"""A smoke run of the training command, so the training code cannot rot."""
+
+import pytest
+import torch
+from diffusers import StableDiffusionPipeline
+from safetensors.torch import load_file
+
+from sdserve.tinysd.train import main
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    assert main(["--out", str(out), "--minutes", "0.2", "--max-steps", "2", "--threads", "1"]) == 0
+    return out
+
+
+def test_writes_a_folder_diffusers_loads_and_runs(smoke_model):
+    pipe = StableDiffusionPipeline.from_pretrained(smoke_model, torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe(
+        "a red circle on a white background",
+        height=64,
+        width=64,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
+    assert image.size == (64, 64)
+
+
+def test_single_file_uses_sd_key_names(smoke_model):
+    keys = load_file(smoke_model / "shapes.safetensors").keys()
+    prefixes = {k.split(".")[0] for k in keys}
+    assert prefixes == {"model", "first_stage_model", "cond_stage_model"}
+    assert "model.diffusion_model.input_blocks.0.0.weight" in keys
+    assert "first_stage_model.decoder.conv_out.weight" in keys
+    assert (
+        "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight" in keys
+    )
+
+
+def test_single_file_loads_the_same_weights_as_the_folder(smoke_model):
+    folder = StableDiffusionPipeline.from_pretrained(smoke_model, torch_dtype=torch.float32)
+    single = StableDiffusionPipeline.from_single_file(
+        str(smoke_model / "shapes.safetensors"),
+        config=str(smoke_model),
+        torch_dtype=torch.float32,
+        safety_checker=None,
+    )
+    for name in ("unet", "vae", "text_encoder"):
+        a, b = getattr(folder, name).state_dict(), getattr(single, name).state_dict()
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_shipped_size_budget(smoke_model):
+    total = sum(f.stat().st_size for f in smoke_model.rglob("*") if f.is_file())
+    assert total <= 30 * 1000 * 1000
