@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -50,6 +51,7 @@ class Server:
     url: str
     process: subprocess.Popen
     tag: str
+    log: BinaryIO
 
     def get_json(self, path: str, timeout: float = 5) -> dict:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
@@ -90,11 +92,12 @@ def start_server(args: Sequence[str], tmp_path: Path) -> Server:
         stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "SDSERVE_TEST_TAG": tag},
     )
-    server = Server(f"http://127.0.0.1:{port}", process, tag)
+    server = Server(f"http://127.0.0.1:{port}", process, tag, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"sdserve serve exited: {(tmp_path / log.name).read_text()}")
+            log.close()
+            raise AssertionError(f"sdserve serve exited: {Path(log.name).read_text()}")
         try:
             with urllib.request.urlopen(server.url + "/-/healthz", timeout=1):
                 return server
@@ -108,6 +111,7 @@ def stop_server(server: Server) -> None:
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGINT)
         server.process.wait(timeout=60)
+    server.log.close()
     deadline = time.monotonic() + 10
     while processes_tagged(server.tag) and time.monotonic() < deadline:
         time.sleep(0.1)
