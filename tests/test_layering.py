@@ -61,7 +61,7 @@ def test_engine_knows_nothing_of_http() -> None:
 
 def test_serve_process_does_not_load_torch() -> None:
     """The gateway process starts fast and a model fault cannot take routing down."""
-    probe = f"import sys, sdserve.serve; print(sorted(set(sys.modules) & {sorted(ML)!r}))"
+    probe = f"import sys, sdserve.serve; print(sorted(set(sys.modules) & set({sorted(ML)!r})))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
