@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,3 +84,13 @@ def test_bad_spec_is_an_error_naming_the_field(tmp_path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "maxScale" in result.stderr and "ten" in result.stderr
+
+
+def test_sdserve_status_lists_the_live_replicas(serve) -> None:
+    server = serve("--worker-command", SLEEP_WORKER, "--set", "min-scale=2")
+    live = server.wait_for(lambda s: s["ready"] == 2, timeout=30, what="two ready replicas")
+    result = subprocess.run([sys.executable, "-m", "sdserve", "status", "--url", server.url],
+                            capture_output=True, text=True, timeout=30, check=True)
+    assert "stable-diffusion.default.example.com" in result.stdout
+    for replica in live["replicas"]:
+        assert re.search(rf"{replica['id']}\s+ready\s+cpu\s+0\s", result.stdout), result.stdout
