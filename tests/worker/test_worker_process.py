@@ -1,5 +1,5 @@
 """`sdserve worker` as a real process: $PORT, /healthz 503 then 200, SIGTERM
-during a generation, and a model that cannot load."""
+during a generation, a model that cannot load, and writes kept in the data dir."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SLOW, free_port, running_job, wait_until
+from conftest import FAST, SLOW, free_port, running_job, wait_until
+
+from sdserve.worker.data_dir import CACHE_FOLDERS
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +99,32 @@ def test_bad_option_exits_2():
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "device" in output
+
+
+def test_writes_nothing_outside_the_data_dir(tmp_path: Path):
+    home, cwd, tmp, data = (tmp_path / name for name in ("home", "cwd", "tmp", "data"))
+    for folder in (home, cwd, tmp):
+        folder.mkdir()
+    # The user's own cache settings would hide where the worker puts its caches.
+    env = {k: v for k, v in os.environ.items() if k not in {*CACHE_FOLDERS, "XDG_CACHE_HOME"}}
+    port = free_port()
+    env |= {"HOME": str(home), "TMPDIR": str(tmp), "SDSERVE_DATA_DIR": str(data),
+            "PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdserve", "worker", "--host", "127.0.0.1"],
+        env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        health_codes(url, proc)
+        reply = httpx.post(f"{url}/sdapi/v1/txt2img", json=FAST, timeout=120)
+        assert reply.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert data.is_dir()
+    assert [list(folder.rglob("*")) for folder in (home, cwd, tmp)] == [[], [], []]

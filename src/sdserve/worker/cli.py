@@ -1,6 +1,7 @@
 """`sdserve worker`: run one replica, the AUTOMATIC1111-compatible API server.
 
 Listens at once and loads the model in the background (/healthz: 503, then 200).
+Writes only under --data-dir (hub downloads and library caches go there).
 SIGTERM stops accepting connections, lets the running job finish (up to
 --graceful-timeout), and exits 0. Exits 1 when the model cannot load, so that a
 supervisor restarts it; 2 on a bad option.
@@ -15,6 +16,7 @@ import signal
 import sys
 
 from sdserve.cli import EXIT_USAGE
+from sdserve.worker import data_dir
 from sdserve.worker.settings import ENV_PREFIX, SettingsError, WorkerSettings, resolve_settings
 
 EXIT_LOAD_FAILED = 1
@@ -42,6 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-body-mb", type=float, help=f"largest request body in MiB (default {d.max_body_mb})"
     )
     parser.add_argument(
+        "--data-dir",
+        help="the only folder the worker writes to: hub downloads, caches "
+        "(default $XDG_CACHE_HOME/sdserve, else ~/.cache/sdserve)",
+    )
+    parser.add_argument(
         "--graceful-timeout",
         type=float,
         help=f"seconds SIGTERM waits for the running job (default {d.graceful_timeout:g})",
@@ -61,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
         settings = resolve_settings(vars(args), os.environ)
     except SettingsError as error:
         print(f"sdserve worker: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    assert settings.data_dir is not None  # resolve_settings fills it in
+    try:
+        data_dir.prepare(settings.data_dir)
+    except OSError as error:
+        print(f"sdserve worker: data_dir: cannot create {settings.data_dir}: {error}",
+              file=sys.stderr)
         return EXIT_USAGE
     _log_to_stdout()
 

@@ -1,5 +1,6 @@
 """The worker's settings: one frozen dataclass of defaults, one reader for the
-environment (`SDSERVE_` prefix, plus Knative's `$PORT`), one validation step.
+environment (`SDSERVE_` prefix, plus Knative's `$PORT`, plus the per-user cache
+folder that holds the default data dir), one validation step.
 
 Pure: the caller passes the environment in, so tests need no monkeypatching.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import PurePath
 from typing import Any
 
 ENV_PREFIX = "SDSERVE_"
@@ -28,6 +30,9 @@ class WorkerSettings:
     max_body_mb: float = 50.0
     # SIGTERM waits this long for the running job before cancelling it.
     graceful_timeout: float = 300.0
+    # The only folder the worker writes to (hub downloads, caches). None only in
+    # settings built by hand: resolve_settings always fills in default_data_dir.
+    data_dir: str | None = None
 
     @property
     def max_body_bytes(self) -> int:
@@ -36,6 +41,20 @@ class WorkerSettings:
 
 class SettingsError(ValueError):
     """A bad option value; the message names the option."""
+
+
+def default_data_dir(env: Mapping[str, str]) -> str:
+    """`$XDG_CACHE_HOME/sdserve`, else `$HOME/.cache/sdserve` (the XDG default)."""
+    # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    cache = env.get("XDG_CACHE_HOME", "")
+    if cache and PurePath(cache).is_absolute():
+        return str(PurePath(cache, "sdserve"))
+    if env.get("HOME"):
+        return str(PurePath(env["HOME"], ".cache", "sdserve"))
+    raise SettingsError(
+        "data_dir: neither HOME nor XDG_CACHE_HOME is set to put the default in; "
+        "pass --data-dir or set SDSERVE_DATA_DIR"
+    )
 
 
 def _convert(name: str, raw: Any, kind: type) -> Any:
@@ -62,6 +81,8 @@ def resolve_settings(cli: Mapping[str, Any], env: Mapping[str, str]) -> WorkerSe
             raw, source = env["PORT"], "PORT"
         if raw is not None:
             values[f.name] = _convert(source, raw, kind)
+    if not values.get("data_dir"):
+        values["data_dir"] = default_data_dir(env)
     settings = replace(defaults, **values)
     validate_settings(settings)
     return settings
