@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from sdserve.gateway import admin, affinity, headers
+from sdserve.gateway import admin, affinity, browser, headers
 from sdserve.gateway.access_log import AccessRecord, emit
 from sdserve.gateway.breaker import Breaker, QueueFull
 from sdserve.gateway.concurrency import ConcurrencyMeter
@@ -139,6 +139,7 @@ class Gateway:
         first, so they win over the catch-alls below."""
         app = web.Application(handler_args={"max_field_size": 16384})
         app.add_routes(admin.routes(self.views, self._clock))
+        app.add_routes(browser.routes())
         app.router.add_route("*", "/-/{tail:.*}", admin.not_found)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_startup.append(self._start)
