@@ -45,6 +45,10 @@ log = logging.getLogger("sdserve.gateway")
 UNTHROTTLED: frozenset[tuple[str, str]] = frozenset(
     {("GET", "/sdapi/v1/progress"), ("POST", "/sdapi/v1/interrupt"), ("POST", "/sdapi/v1/skip")}
 )
+# Calls that make images: a replica's whole answer (2xx) to one counts as served.
+GENERATION: frozenset[tuple[str, str]] = frozenset(
+    {("POST", "/sdapi/v1/txt2img"), ("POST", "/sdapi/v1/img2img")}
+)
 RETRY_AFTER_SECONDS = 1
 # Status logged and counted for a client that left before its answer (nginx's).
 CLIENT_CLOSED = 499
@@ -64,6 +68,7 @@ class _Service:
     meter: ConcurrencyMeter
     stats: RequestStats = field(default_factory=RequestStats)
     replicas: dict[str, Replica] = field(default_factory=dict)
+    images_served: dict[str, int] = field(default_factory=dict)  # per replica id
 
 
 @dataclass
@@ -74,6 +79,7 @@ class _Exchange:
     started: float
     prepared: web.StreamResponse | None = None  # headers already sent to the client
     from_app: bool = False
+    cut: bool = False  # the client's connection was aborted mid-answer
 
 
 class Gateway:
@@ -119,6 +125,7 @@ class Gateway:
             return
         if replica.state is ReplicaState.STOPPED:
             service.replicas.pop(replica.id, None)
+            service.images_served.pop(replica.id, None)
             self._replica_service.pop(replica.id, None)
             service.breaker.remove(replica.id)
             return
@@ -152,7 +159,8 @@ class Gateway:
                 spec=s.spec,
                 host=s.host,
                 replicas=tuple(
-                    ReplicaView(r, s.breaker.in_flight(r.id)) for r in s.replicas.values()
+                    ReplicaView(r, s.breaker.in_flight(r.id), s.images_served.get(r.id, 0))
+                    for r in s.replicas.values()
                 ),
                 queue=s.breaker.queued,
                 concurrency=s.meter.level,
@@ -213,7 +221,7 @@ class Gateway:
                 return await self._throttled(request, service, pinned, exchange)
         except TimeoutError:
             if exchange.prepared is not None:
-                return _abort(request, exchange.prepared)
+                return _abort(request, exchange.prepared, exchange)
             message = f"timeoutSeconds: no answer within {spec.timeout_seconds:g} s"
             return _error(504, message, exchange, self._cookie(service, pinned))
         except QueueFull as error:
@@ -330,7 +338,7 @@ class Gateway:
             # aiohttp's payload errors derive from these; the client must not
             # mistake a cut body for a whole one.
             log.warning("stream of %s broken: %s", exchange.record.request_id, error)
-            return _abort(request, response)
+            return _abort(request, response, exchange)
         await response.write_eof()
         return response
 
@@ -387,7 +395,21 @@ class Gateway:
         record.duration_ms = (self._clock() - exchange.started) * 1000
         if service is not None:
             service.stats.record(record.status, record.duration_ms, from_app=exchange.from_app)
+            if _served_images(exchange) and record.replica is not None:
+                served = service.images_served
+                served[record.replica] = served.get(record.replica, 0) + 1
         emit(record)
+
+
+def _served_images(exchange: _Exchange) -> bool:
+    """A generation call the replica answered 2xx, delivered whole to the client."""
+    record = exchange.record
+    return (
+        exchange.from_app
+        and not exchange.cut
+        and 200 <= record.status < 300
+        and (record.method, record.path) in GENERATION
+    )
 
 
 def _error(
@@ -403,8 +425,11 @@ def _error(
     return response
 
 
-def _abort(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def _abort(
+    request: web.Request, response: web.StreamResponse, exchange: _Exchange
+) -> web.StreamResponse:
     """Cuts the client's connection: its response has started and cannot end well."""
+    exchange.cut = True
     if request.transport is not None:
         request.transport.abort()
     return response

@@ -16,6 +16,7 @@ from sdserve.spec import ServiceSpec
 class ReplicaView:
     replica: Replica
     in_flight: int
+    images_served: int  # 2xx generation answers the gateway relayed from it
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def status_document(services: list[ServiceView], *, now: float) -> dict[str, Any
                         "started_at": r.replica.started_at,
                         "uptime": round(max(0.0, now - r.replica.started_at), 3),
                         "pid": r.replica.pid,
+                        "images_served": r.images_served,
                     }
                     for r in view.replicas
                 ],
