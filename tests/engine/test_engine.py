@@ -50,7 +50,9 @@ def test_same_seed_gives_identical_png_bytes(engine):
     assert png(first.images[0]) != png(other.images[0])
 
 
-def test_seed_arithmetic_over_batches(engine):
+def test_seed_arithmetic_over_batches():
+    # Bit-identical across batch sizes holds in fp32; bf16 kernels block by batch size.
+    engine = Engine(dtype="float32")
     result = engine.generate(GenerationRequest(**SMALL, seed=10, batch_size=2, n_iter=2))
     assert result.seeds == [10, 11, 12, 13]
     assert [parse_infotext(t)["Seed"] for t in result.infotexts] == ["10", "11", "12", "13"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sdserve.engine.errors import ModelLoadError
+from sdserve.engine.precision import Precision
 
 Architecture = Literal["sd1", "sdxl"]
 
@@ -54,12 +55,23 @@ def config_folder(path: Path, arch: Architecture) -> Path:
     return SDXL_CONFIG_DIR if arch == "sdxl" else SD1_CONFIG_DIR
 
 
-def load_single_file(path: Path, dtype: Any) -> tuple[Architecture, Any]:
+def load_single_file(path: Path, precision: Precision, device: str,
+                     fast: bool = True) -> tuple[Architecture, Any]:
+    """The pipeline of one checkpoint file. SD 1.x takes the fast loader unless `fast` is
+    False; SDXL (and the comparison in tests and bench) takes diffusers' from_single_file."""
+    arch = detect_architecture(read_keys(path))
+    if fast and arch == "sd1":
+        from sdserve.engine import fast_load
+
+        return arch, fast_load.load_sd1(path, config_folder(path, arch), precision, device)
+    return arch, _from_single_file(path, arch, precision, device)
+
+
+def _from_single_file(path: Path, arch: Architecture, precision: Precision, device: str) -> Any:
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     from sdserve.engine.configs import OPEN_CLIP_PAD_TOKEN, load_clip_tokenizer
 
-    arch = detect_architecture(read_keys(path))
     tokenizers: dict[str, Any] = {"tokenizer": load_clip_tokenizer()}
     pipeline_class: Any = StableDiffusionPipeline
     if arch == "sdxl":
@@ -70,8 +82,13 @@ def load_single_file(path: Path, dtype: Any) -> tuple[Architecture, Any]:
     try:
         pipe = pipeline_class.from_single_file(
             str(path), config=str(config_folder(path, arch)), local_files_only=True,
-            torch_dtype=dtype, **tokenizers,
+            torch_dtype=precision.vae, **tokenizers,
         )
     except Exception as error:
         raise ModelLoadError(f"cannot load {path} as an {arch} checkpoint: {error}") from error
-    return arch, pipe
+    # Read in the VAE's dtype, then the rest cast down: no part passes through a lower one.
+    for name in ("unet", "text_encoder", "text_encoder_2"):
+        part = getattr(pipe, name, None)
+        if part is not None and part.dtype != precision.compute:
+            part.to(precision.compute)
+    return pipe

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from sdserve.engine import generation, loading, samplers, sources
+from sdserve.engine import generation, loading, precision, samplers, sources
 from sdserve.engine.errors import InvalidRequest
 from sdserve.engine.memory import memory as memory_figures
 from sdserve.engine.seeds import SEED_RANGE
@@ -22,8 +23,20 @@ def _never() -> bool:
 
 
 class Engine:
-    def __init__(self, *, device: str = "cpu", models_dir: str | Path | None = None) -> None:
+    """`dtype`: auto, float32, bfloat16 or float16 (default: $SDSERVE_DTYPE, else auto);
+    `threads`: torch's intra-op threads (default: torch's own choice); `fast_load`: False
+    loads single files through diffusers' from_single_file (for comparisons)."""
+
+    def __init__(self, *, device: str = "cpu", models_dir: str | Path | None = None,
+                 dtype: str | None = None, threads: int | None = None,
+                 fast_load: bool = True) -> None:
         self.device = str(torch.device(device))
+        # A bad value raises ValueError naming SDSERVE_DTYPE.
+        self.precision = (precision.from_environment(self.device, os.environ) if dtype is None
+                          else precision.choose(dtype, self.device, precision.read_cpu_flags()))
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.fast_load = fast_load
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self._hasher = sources.Hasher()
         self._known: list[sources.Source] = []
@@ -51,7 +64,7 @@ class Engine:
             return source.info
         # Drop the old weights first: two full models may not fit in memory together.
         self._model = None
-        self._model = loading.load(source, self.device)
+        self._model = loading.load(source, self.device, self.precision, self.fast_load)
         return source.info
 
     # -- vocabulary ---------------------------------------------------------------

@@ -10,6 +10,7 @@ import torch
 
 from sdserve.engine.checkpoint import Architecture, load_single_file
 from sdserve.engine.errors import ModelLoadError
+from sdserve.engine.precision import Precision, cast_inputs, cast_outputs
 from sdserve.engine.preview import SD1_LATENT_RGB, SDXL_LATENT_RGB
 from sdserve.engine.sources import Source
 from sdserve.engine.types import ModelInfo
@@ -31,7 +32,7 @@ class LoadedModel:
     latent_rgb: tuple[tuple[float, ...], ...]
 
 
-def _load_folder(location: str, dtype: torch.dtype, **hub: Any) -> tuple[Architecture, Any]:
+def _load_folder(location: str, precision: Precision, **hub: Any) -> tuple[Architecture, Any]:
     from diffusers import DiffusionPipeline, StableDiffusionXLPipeline
 
     from sdserve.engine.configs import OPEN_CLIP_PAD_TOKEN, load_clip_tokenizer
@@ -47,17 +48,19 @@ def _load_folder(location: str, dtype: torch.dtype, **hub: Any) -> tuple[Archite
     if arch == "sd1":
         extra.update(safety_checker=None, requires_safety_checker=False)
     cls = StableDiffusionXLPipeline if arch == "sdxl" else DiffusionPipeline
-    return arch, cls.from_pretrained(location, torch_dtype=dtype, **extra, **hub)
+    # Each part read straight into its own dtype: a VAE kept in fp32 never passes through bf16.
+    dtypes = {"default": precision.compute, "vae": precision.vae}
+    return arch, cls.from_pretrained(location, torch_dtype=dtypes, **extra, **hub)
 
 
-def _load_hub(repo_id: str, dtype: torch.dtype) -> tuple[Architecture, Any]:
+def _load_hub(repo_id: str, precision: Precision) -> tuple[Architecture, Any]:
     # The cache first: no network round trip when the model is already here.
     try:
-        return _load_folder(repo_id, dtype, local_files_only=True)
+        return _load_folder(repo_id, precision, local_files_only=True)
     except Exception:  # not cached (or partially): try the hub itself below
         pass
     try:
-        return _load_folder(repo_id, dtype)
+        return _load_folder(repo_id, precision)
     except Exception as error:
         raise ModelLoadError(
             f"cannot load hub model {repo_id!r}: it is not in the Hugging Face cache and "
@@ -66,22 +69,41 @@ def _load_hub(repo_id: str, dtype: torch.dtype) -> tuple[Architecture, Any]:
         ) from error
 
 
-def load(source: Source, device: str, dtype: torch.dtype = torch.float32) -> LoadedModel:
+def for_speed(pipe: Any, precision: Precision) -> None:
+    """Channels-last convolutions, and casts so that mixed dtypes meet safely.
+
+    The UNet computes in `precision.compute` while the sampler keeps its latents in
+    fp32; the VAE (fp32 by default) takes whatever dtype arrives. diffusers' default
+    attention processor already calls PyTorch's SDPA.
+    """
+    for module in (pipe.unet, pipe.vae):
+        module.to(memory_format=torch.channels_last)
+    if precision.compute != torch.float32:
+        cast_inputs(pipe.unet, precision.compute, ("encoder_hidden_states",))
+        cast_outputs(pipe.unet, torch.float32)
+    for part in ("encoder", "quant_conv", "post_quant_conv", "decoder"):
+        if getattr(pipe.vae, part, None) is not None:
+            cast_inputs(getattr(pipe.vae, part), precision.vae)
+    cast_outputs(pipe.vae.decoder, torch.float32)
+
+
+def load(source: Source, device: str, precision: Precision, fast: bool = True) -> LoadedModel:
     from diffusers import (
         AutoPipelineForImage2Image,
         AutoPipelineForInpainting,
     )
 
     if source.kind == "file":
-        arch, base = load_single_file(Path(source.location), dtype)
+        arch, base = load_single_file(Path(source.location), precision, device, fast)
     elif source.kind == "hub":
-        arch, base = _load_hub(source.location, dtype)
+        arch, base = _load_hub(source.location, precision)
     else:
         try:
-            arch, base = _load_folder(source.location, dtype)
+            arch, base = _load_folder(source.location, precision)
         except Exception as error:
             raise ModelLoadError(f"cannot load {source.location}: {error}") from error
     base.to(device)
+    for_speed(base, precision)
     base.set_progress_bar_config(disable=True)
     # from_pipe shares the loaded modules: one copy of the weights for all three.
     img2img = AutoPipelineForImage2Image.from_pipe(base)

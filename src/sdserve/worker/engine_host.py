@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import enum
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,10 +46,23 @@ class NotReady(RuntimeError):
     status_code = 503
 
 
+THREADS_ENV = "SDSERVE_THREADS"  # the runtime's share of the cores for this replica
+
+
+def threads_from(env: dict[str, str] | os._Environ) -> int | None:
+    raw = env.get(THREADS_ENV)
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREADS_ENV}: {raw!r} is not a positive integer")
+    return int(raw)
+
+
 def build_engine(settings: WorkerSettings) -> Engine:
     from sdserve.engine import Engine  # torch is imported here, on the engine thread
 
-    return Engine(device=settings.device, models_dir=settings.models_dir)
+    return Engine(device=settings.device, models_dir=settings.models_dir,
+                  threads=threads_from(os.environ))
 
 
 class EngineHost:
