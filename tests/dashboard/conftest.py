@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from gateway_double import GatewayDouble, build_app
+
+from tests.dashboard.gateway_double import GatewayDouble, build_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

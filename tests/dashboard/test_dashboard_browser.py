@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gateway_double import MAX_REPLICAS
+
+from tests.dashboard.gateway_double import MAX_REPLICAS
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +67,11 @@ async def test_unreachable_gateway_is_shown(browser, gateway) -> None:
 
 async def test_against_a_real_gateway_with_no_replicas(browser) -> None:
     from aiohttp import web
-    from test_grafana_dashboard import NoScaling
 
     from sdserve.dashboard import add_routes
     from sdserve.gateway import Gateway
     from sdserve.spec.types import ServiceSpec
+    from tests.dashboard.test_grafana_dashboard import NoScaling
 
     pokes: list[str] = []
     gateway = Gateway([ServiceSpec(name="stable-diffusion")], secret=b"test",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
 from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -13,6 +13,7 @@ import subprocess
 import threading
 
 import pytest
+
 from tests.e2e.conftest import HOST, SEED_YAML
 
 pytestmark = pytest.mark.slow

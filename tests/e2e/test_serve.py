@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+
 from tests.e2e.conftest import SEED_YAML
 
 pytestmark = pytest.mark.slow

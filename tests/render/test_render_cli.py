@@ -8,9 +8,9 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO, SEED, SHARED
 
 from sdserve.cli import main
+from tests.render.conftest import REPO, SEED, SHARED
 
 SEED_ANNOTATION_LINES = [
     '    serving.knative.dev.alibabacloud/affinity: "cookie"',

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import REPO, SEED
+
+from tests.render.conftest import REPO, SEED
 
 pytestmark = pytest.mark.slow
 

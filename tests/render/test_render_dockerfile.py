@@ -11,10 +11,10 @@ import shlex
 from importlib import metadata
 
 import pytest
-from conftest import REPO, SEED
 
 from sdserve.cli import COMMANDS
 from sdserve.spec import parse_services
+from tests.render.conftest import REPO, SEED
 
 INSTRUCTIONS = {"ARG", "FROM", "ENV", "RUN", "COPY", "USER", "WORKDIR", "EXPOSE", "ENTRYPOINT",
                 "CMD", "LABEL", "ADD", "VOLUME", "HEALTHCHECK", "SHELL", "STOPSIGNAL", "ONBUILD"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import GPUS_2, MIN_SCALE_1, SECOND_SERVICE, SEED, SEVERAL
 
 from sdserve.render import KnativeOptions, ModelsClaim, knative_manifests, load_documents
 from sdserve.spec import parse_services
+from tests.render.conftest import GPUS_2, MIN_SCALE_1, SECOND_SERVICE, SEED, SEVERAL
 
 
 def render(text: str, **options: Any) -> list[dict[str, Any]]:

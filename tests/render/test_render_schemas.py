@@ -11,7 +11,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import REPO, VARIANTS
+
+from tests.render.conftest import REPO, VARIANTS
 
 K8S_VERSION = kubernetes_validate.latest_version()
 KNATIVE_ONLY_POD_FIELDS = ("containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import yaml
-from conftest import SEED
 
 from sdserve.render import dump_documents, load_documents
+from tests.render.conftest import SEED
 
 
 def test_the_seed_round_trips_unchanged():

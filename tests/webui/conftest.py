@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from a1111_double import Double, build_app
+
+from tests.webui.a1111_double import Double, build_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

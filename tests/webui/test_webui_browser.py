@@ -7,7 +7,8 @@ import base64
 from pathlib import Path
 
 import pytest
-from a1111_double import png_b64
+
+from tests.webui.a1111_double import png_b64
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FAST, TEST_SETTINGS
+
+from tests.worker.conftest import FAST, TEST_SETTINGS
 
 
 def loc_fields(response) -> list:
@@ -54,8 +55,9 @@ def test_not_json_is_422(client):
     ],
 )
 def test_img2img_422_names_the_field(client, change, field):
-    from conftest import b64_image
     from PIL import Image
+
+    from tests.worker.conftest import b64_image
 
     payload = {**FAST, "init_images": [b64_image(Image.new("RGB", (64, 64)))], **change}
     r = client.post("/sdapi/v1/img2img", json=payload)

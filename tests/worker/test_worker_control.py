@@ -8,7 +8,8 @@ import json
 import threading
 
 import httpx
-from conftest import FAST, SLOW, running_job, wait_until
+
+from tests.worker.conftest import FAST, SLOW, running_job, wait_until
 
 
 def start(base_url: str, payload: dict) -> tuple[threading.Thread, dict]:

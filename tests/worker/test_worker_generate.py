@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-from conftest import FAST, b64_image, png_bytes
 from PIL import Image
 
 from sdserve.engine.infotext import parse_infotext
+from tests.worker.conftest import FAST, b64_image, png_bytes
 
 
 def txt2img(client, **fields):

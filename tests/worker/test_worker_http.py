@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FAST
+from tests.worker.conftest import FAST
 
 
 def test_healthz_ready(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FAST
+from tests.worker.conftest import FAST
 
 
 def titles(client) -> dict[str, str]:

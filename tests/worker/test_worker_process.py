@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FAST, SLOW, free_port, running_job, wait_until
 
 from sdserve.worker.data_dir import CACHE_FOLDERS
+from tests.worker.conftest import FAST, SLOW, free_port, running_job, wait_until
 
 pytestmark = pytest.mark.slow
 
