@@ -23,7 +23,8 @@ def _never() -> bool:
 
 
 class Engine:
-    """`dtype`: auto, float32, bfloat16 or float16 (default: $SDSERVE_DTYPE, else auto);
+    """`dtype`: auto, float32, bfloat16 or float16 for every part (default: $SDSERVE_DTYPE
+    and $SDSERVE_VAE_DTYPE, else auto);
     `threads`: torch's intra-op threads (default: torch's own choice); `fast_load`: False
     loads single files through diffusers' from_single_file (for comparisons)."""
 
@@ -31,9 +32,10 @@ class Engine:
                  dtype: str | None = None, threads: int | None = None,
                  fast_load: bool = True) -> None:
         self.device = str(torch.device(device))
-        # A bad value raises ValueError naming SDSERVE_DTYPE.
+        # A bad value raises ValueError naming SDSERVE_DTYPE. An explicit dtype sets the VAE's too.
         self.precision = (precision.from_environment(self.device, os.environ) if dtype is None
-                          else precision.choose(dtype, self.device, precision.read_cpu_flags()))
+                          else precision.choose(dtype, self.device, precision.read_cpu_flags(),
+                                                dtype))
         if threads is not None:
             torch.set_num_threads(threads)
         self.fast_load = fast_load

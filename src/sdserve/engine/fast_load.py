@@ -109,7 +109,12 @@ def load_sd1(path: Path, config_dir: Path, precision: Precision, device: str) ->
     """The SD 1.x pipeline of a single-file checkpoint, in `precision` on `device`."""
     modules = build_empty(config_dir)
     checkpoint = read_checkpoint(path)
-    states = converted_states(checkpoint, modules)
-    del checkpoint  # the states hold the only references now
-    assign(modules, states, precision, device)
+    try:
+        states = converted_states(checkpoint, modules)
+        del checkpoint  # the states hold the only references now
+        assign(modules, states, precision, device)
+    except ModelLoadError:
+        raise
+    except Exception as error:  # missing keys, wrong shapes: a checkpoint of another model
+        raise ModelLoadError(f"cannot load {path} as an SD 1.x checkpoint: {error}") from error
     return pipeline(modules, config_dir)
