@@ -4,26 +4,16 @@ replica running its job (the `sd` cookie), and the dashboard must show them."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.e2e.conftest import REPO
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-SCREENSHOTS = REPO / "artifacts" / "screenshots"
-
-
 @pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt install chromium)")
+def sync_browser():  # type: ignore[no-untyped-def]
+    """A synchronous chromium: these tests drive a server in another process."""
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -41,7 +31,8 @@ def open_web_ui(browser, url: str):  # type: ignore[no-untyped-def]
     return page
 
 
-def test_web_ui_generates_through_the_gateway_with_two_replicas(serve, browser) -> None:
+def test_web_ui_generates_through_the_gateway_with_two_replicas(serve, sync_browser) -> None:
+    browser = sync_browser
     server = serve("--set", "min-scale=2")
     server.wait_for(lambda s: s["ready"] == 2, timeout=120, what="two ready replicas")
     page = open_web_ui(browser, server.url)
