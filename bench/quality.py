@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--model", type=Path, default=SHAPES_DIR)
     parser.add_argument("--single-file", action="store_true", help="load the .safetensors file")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cost", action="store_true", help="also measure a default request")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
