@@ -1,6 +1,7 @@
 """What the HTTP layer adds to a generation: the same tiny-model 64×64, 20-step
 txt2img, once through a real `sdserve worker` over HTTP and once by calling the
-Engine directly, one request at a time. Prints requests/s, latency percentiles
+Engine directly, one request at a time, the two paths alternating call by call
+so that both see the same machine load. Prints requests/s, latency percentiles
 and the ratio (goal: HTTP adds under 5 %).
 
     .venv/bin/python bench/api_overhead.py [--requests 40] [--warmup 3]
@@ -9,6 +10,7 @@ and the ratio (goal: HTTP adds under 5 %).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -16,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -29,18 +31,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure(call: Callable[[], None], requests: int, warmup: int) -> list[float]:
+def measure_interleaved(
+    calls: dict[str, Callable[[], None]], requests: int, warmup: int
+) -> dict[str, list[float]]:
+    """Alternate the paths call by call, so both see the same machine load."""
     for _ in range(warmup):
-        call()
-    latencies = []
+        for call in calls.values():
+            call()
+    latencies: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(requests):
-        started = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - started)
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            latencies[name].append(time.perf_counter() - started)
     return latencies
 
 
-def direct(requests: int, warmup: int) -> list[float]:
+def direct_call() -> Callable[[], None]:
     from sdserve.engine import Engine
     from sdserve.engine.types import GenerationRequest
     from sdserve.worker.images import encode_png
@@ -54,15 +61,20 @@ def direct(requests: int, warmup: int) -> list[float]:
         for image in engine.generate(request).images:
             encode_png(image)
 
-    return measure(call, requests, warmup)
+    return call
 
 
-def through_http(requests: int, warmup: int) -> list[float]:
+@contextlib.contextmanager
+def worker_call() -> Iterator[Callable[[], None]]:
+    import torch
+
     port = free_port()
+    # The worker computes with as many threads as the direct path does.
+    env = {**os.environ, "SDSERVE_THREADS": str(torch.get_num_threads())}
     worker = subprocess.Popen(
         [sys.executable, "-m", "sdserve", "worker", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        env={**os.environ},
+        env=env,
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -78,7 +90,7 @@ def through_http(requests: int, warmup: int) -> list[float]:
             def call() -> None:
                 client.post("/sdapi/v1/txt2img", json=REQUEST).raise_for_status()
 
-            return measure(call, requests, warmup)
+            yield call
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
@@ -97,14 +109,18 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
-    engine_side = direct(args.requests, args.warmup)
-    http_side = through_http(args.requests, args.warmup)
+    with worker_call() as http_call:
+        latencies = measure_interleaved(
+            {"direct": direct_call(), "http": http_call}, args.requests, args.warmup
+        )
+    engine_side, http_side = latencies["direct"], latencies["http"]
     print("| path | req/s | mean ms | p50 ms | p95 ms |")
     print("| --- | --- | --- | --- | --- |")
     print(row("Engine.generate + PNG encode (direct)", engine_side))
     print(row("POST /sdapi/v1/txt2img (HTTP)", http_side))
-    overhead = statistics.mean(http_side) / statistics.mean(engine_side) - 1
-    print(f"\nHTTP / direct mean latency: {1 + overhead:.3f} (HTTP adds {overhead * 100:+.1f} %)")
+    for name, stat in (("mean", statistics.mean), ("median", statistics.median)):
+        ratio = stat(http_side) / stat(engine_side)
+        print(f"HTTP / direct {name} latency: {ratio:.3f} (HTTP adds {(ratio - 1) * 100:+.1f} %)")
     return 0
 
 
