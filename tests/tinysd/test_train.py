@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from diffusers import StableDiffusionPipeline
+from diffusers import AutoencoderKL, StableDiffusionPipeline
 from safetensors.torch import load_file
 
+from sdserve.tinysd import architecture
 from sdserve.tinysd.train import main
 
 
@@ -56,3 +57,20 @@ def test_single_file_loads_the_same_weights_as_the_folder(smoke_model):
 def test_shipped_size_budget(smoke_model):
     total = sum(f.stat().st_size for f in smoke_model.rglob("*") if f.is_file())
     assert total <= 30 * 1000 * 1000
+
+
+def test_vae_only_run_writes_a_vae_whose_samples_are_its_means(tmp_path):
+    argv = ["--out", str(tmp_path), "--vae-only", "--minutes", "0.1", "--max-steps", "2"]
+    assert main([*argv, "--threads", "1"]) == 0
+    vae = AutoencoderKL.from_pretrained(tmp_path / "vae")
+    pixels = torch.rand(1, 3, 64, 64) * 2 - 1
+    posterior = vae.encode(pixels).latent_dist
+    # img2img samples the posterior; the decoder was trained on means only.
+    assert torch.allclose(posterior.sample(), posterior.mean, atol=1e-4)
+
+
+def test_a_vae_that_fails_the_gate_is_refused(tmp_path):
+    untrained = tmp_path / "untrained"
+    architecture.vae().save_pretrained(untrained)
+    with pytest.raises(SystemExit, match="VAE gate failed"):
+        main(["--out", str(tmp_path / "out"), "--vae", str(untrained), "--threads", "1"])

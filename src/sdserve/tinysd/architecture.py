@@ -69,7 +69,9 @@ def vae() -> AutoencoderKL:
         block_out_channels=(8, 16, 32, 64),
         layers_per_block=1,
         latent_channels=4,
-        norm_num_groups=8,
+        # One group: with 8 groups the 8-channel first and last levels normalise every
+        # channel on its own (an instance norm), which erases a picture's absolute colour.
+        norm_num_groups=1,
         sample_size=512,
         scaling_factor=SD_SCALING_FACTOR,
         mid_block_add_attention=False,
