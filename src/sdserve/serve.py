@@ -128,7 +128,13 @@ async def serve(services: Sequence[ServiceSpec], args: argparse.Namespace) -> No
     runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise SystemExit(
+            f"sdserve serve: cannot listen on {args.host}:{args.port}: {error.strerror}"
+        ) from error
     for spec in services:
         log.info("serving %s at http://%s:%d/ (Host: %s)", spec.name, args.host, args.port,
                  spec.host(args.domain))

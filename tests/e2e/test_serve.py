@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -95,3 +96,17 @@ def test_sdserve_status_lists_the_live_replicas(serve) -> None:
     assert "stable-diffusion.default.example.com" in result.stdout
     for replica in live["replicas"]:
         assert re.search(rf"{replica['id']}\s+ready\s+cpu\s+0\s", result.stdout), result.stdout
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "sdserve", "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
