@@ -59,12 +59,17 @@ def test_shipped_size_budget(smoke_model):
     assert total <= 30 * 1000 * 1000
 
 
-def test_vae_only_run_writes_a_vae_whose_samples_are_its_means(tmp_path):
-    argv = ["--out", str(tmp_path), "--vae-only", "--minutes", "0.1", "--max-steps", "2"]
-    assert main([*argv, "--threads", "1"]) == 0
-    vae = AutoencoderKL.from_pretrained(tmp_path / "vae")
-    pixels = torch.rand(1, 3, 64, 64) * 2 - 1
-    posterior = vae.encode(pixels).latent_dist
+def test_vae_only_run_writes_a_vae_a_later_run_goes_on_from(tmp_path):
+    first = ["--out", str(tmp_path / "a"), "--vae-only", "--minutes", "0.1", "--max-steps", "2"]
+    assert main([*first, "--threads", "1"]) == 0
+    argv = ["--out", str(tmp_path / "b"), "--vae", str(tmp_path / "a" / "vae"), "--vae-only"]
+    assert main([*argv, "--minutes", "0.1", "--max-steps", "2", "--threads", "1"]) == 0
+    assert AutoencoderKL.from_pretrained(tmp_path / "b" / "vae") is not None
+
+
+def test_the_models_vae_samples_are_its_means(smoke_model):
+    vae = AutoencoderKL.from_pretrained(smoke_model / "vae")
+    posterior = vae.encode(torch.rand(1, 3, 64, 64) * 2 - 1).latent_dist
     # img2img samples the posterior; the decoder was trained on means only.
     assert torch.allclose(posterior.sample(), posterior.mean, atol=1e-4)
 
