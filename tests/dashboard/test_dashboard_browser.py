@@ -66,11 +66,10 @@ async def test_unreachable_gateway_is_shown(browser, gateway) -> None:
 
 
 async def test_against_a_real_gateway_with_no_replicas(browser) -> None:
-    from aiohttp import web
-
     from sdserve.dashboard import add_routes
     from sdserve.gateway import Gateway
     from sdserve.spec.types import ServiceSpec
+    from tests.dashboard.conftest import serving
     from tests.dashboard.test_grafana_dashboard import NoScaling
 
     pokes: list[str] = []
@@ -78,16 +77,11 @@ async def test_against_a_real_gateway_with_no_replicas(browser) -> None:
                       poke=pokes.append, scale_status=NoScaling())
     app = gateway.app()
     add_routes(app)  # as `sdserve serve` mounts it
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serving(app) as url:
         page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        await page.goto(f"http://127.0.0.1:{port}/-/dashboard?interval=0.25")
+        await page.goto(url + "/-/dashboard?interval=0.25")
         await page.wait_for_function("charts && charts.replicas.data[0].length >= 2")
         assert await page.text_content("#tile-desired") == "1"
         assert await page.text_content("#tile-ready") == "0"
@@ -97,5 +91,3 @@ async def test_against_a_real_gateway_with_no_replicas(browser) -> None:
         # Looking must not wake the service: the page asks the data path for nothing
         # (not even /favicon.ico).
         assert pokes == []
-    finally:
-        await runner.cleanup()

@@ -10,21 +10,15 @@ import pytest
 from aiohttp import web
 
 from sdserve.dashboard import add_routes
+from tests.dashboard.conftest import serving
 
 
 @pytest.fixture
 async def url() -> AsyncIterator[str]:
     app = web.Application()
     add_routes(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield base
 
 
 async def test_page_and_every_linked_file(url: str) -> None:
