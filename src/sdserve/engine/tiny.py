@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
+from transformers import CLIPTextModel
 
 from sdserve.engine.checkpoint_export import save_single_file
-from sdserve.engine.configs import CLIP_TOKENIZER_DIR, load_clip_tokenizer
+from sdserve.engine.configs import CLIP_TOKENIZER_DIR, load_clip_tokenizer, small_clip_text_config
 
 SINGLE_FILE_NAME = "tiny.safetensors"
 # Stored as fp16 to keep the shipped files small; the engine computes in fp32.
@@ -31,20 +31,9 @@ HIDDEN = 32
 
 
 def text_encoder() -> CLIPTextModel:
-    config = CLIPTextConfig(
-        vocab_size=49408,
-        hidden_size=HIDDEN,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        max_position_embeddings=77,
-        projection_dim=HIDDEN,
-        hidden_act="quick_gelu",
-        bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
+    return CLIPTextModel(
+        small_clip_text_config(width=HIDDEN, layers=2, heads=2, intermediate=2 * HIDDEN)
     )
-    return CLIPTextModel(config)
 
 
 def unet() -> UNet2DConditionModel:

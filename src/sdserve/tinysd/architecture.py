@@ -9,35 +9,23 @@ would cost more than the whole UNet.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextModel, CLIPTokenizer
 
-TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "engine" / "configs" / "clip_tokenizer"
+from sdserve.engine.configs import load_clip_tokenizer, small_clip_text_config
+
 TEXT_WIDTH = 32
 SD_SCALING_FACTOR = 0.18215  # SD 1.x's latent scale; the VAE is rescaled to match it
 
 
 def tokenizer() -> CLIPTokenizer:
-    return CLIPTokenizer.from_pretrained(TOKENIZER_DIR)
+    return load_clip_tokenizer()
 
 
 def text_encoder() -> CLIPTextModel:
-    config = CLIPTextConfig(
-        vocab_size=49408,
-        hidden_size=TEXT_WIDTH,
-        intermediate_size=TEXT_WIDTH * 4,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        max_position_embeddings=77,
-        projection_dim=TEXT_WIDTH,
-        hidden_act="quick_gelu",
-        bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
+    return CLIPTextModel(
+        small_clip_text_config(width=TEXT_WIDTH, layers=3, heads=4, intermediate=4 * TEXT_WIDTH)
     )
-    return CLIPTextModel(config)
 
 
 def unet() -> UNet2DConditionModel:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTokenizer
 
 CONFIGS_DIR = Path(__file__).parent
 CLIP_TOKENIZER_DIR = CONFIGS_DIR / "clip_tokenizer"
@@ -28,3 +28,24 @@ def load_clip_tokenizer(pad_token: str | None = None) -> CLIPTokenizer:
 
     extra = {"pad_token": pad_token} if pad_token else {}
     return CLIPTokenizer.from_pretrained(CLIP_TOKENIZER_DIR, **extra)
+
+
+def small_clip_text_config(
+    *, width: int, layers: int, heads: int, intermediate: int
+) -> CLIPTextConfig:
+    """A narrow CLIP text encoder that reads the shipped tokenizer's ids, for the
+    models sdserve builds itself (the random `tiny` ones and the trained shapes one)."""
+    from transformers import CLIPTextConfig
+
+    tokenizer_ids = {"bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407}
+    return CLIPTextConfig(
+        vocab_size=49408,
+        hidden_size=width,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=77,
+        projection_dim=width,
+        hidden_act="quick_gelu",
+        **tokenizer_ids,
+    )
