@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -104,9 +104,29 @@ class Engine:
         should_interrupt: Callable[[], bool] = _never,
         should_skip: Callable[[], bool] = _never,
     ) -> GenerationResult:
-        self.validate(request)
+        (result,) = self.generate_batch([request], on_progress=on_progress,
+                                        should_interrupt=should_interrupt,
+                                        should_skip=should_skip)
+        return result
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        on_progress: ProgressCallback | None = None,
+        should_interrupt: Callable[[], bool] = _never,
+        should_skip: Callable[[], bool] = _never,
+    ) -> list[GenerationResult]:
+        """Requests with equal `batching.batch_key`s as one pass; one result per request.
+
+        Each image equals the one its request makes alone (see engine/batching.py for
+        the conditions); interrupt and skip act on the whole pass.
+        """
+        for request in requests:
+            self.validate(request)
         previous = self.current
-        checkpoint = request.override_settings.get(CHECKPOINT_SETTING)
+        # Equal batch keys mean equal override_settings, the checkpoint included.
+        checkpoint = requests[0].override_settings.get(CHECKPOINT_SETTING) if requests else None
         if checkpoint:
             self.load(checkpoint)
         elif self._model is None:
@@ -114,8 +134,8 @@ class Engine:
         assert self._model is not None
         try:
             with torch.inference_mode():
-                return generation.generate(
-                    self._model, request, self._random_seed, on_progress, should_interrupt,
+                return generation.generate_batch(
+                    self._model, requests, self._random_seed, on_progress, should_interrupt,
                     should_skip,
                 )
         finally:

@@ -1,22 +1,27 @@
-"""One generation request, run as numbered steps like a diffusers pipeline's __call__.
+"""Generation requests, run as numbered steps like a diffusers pipeline's __call__.
+
+Several compatible txt2img requests (equal `batching.batch_key`) run as one call,
+each keeping its own prompts, seeds, batch_size and n_iter; one request is a
+batch of one.
 
 1. resolve the sampler, seeds and per-request settings
 2. prepare the inputs (init images and mask for img2img / inpainting)
-3. for each of the n_iter batches: noise, the denoising loop (with a per-step
-   callback that reports progress and honours interrupt / skip), decode
+3. for each round (batch j of every request's n_iter batches): noise, the
+   denoising loop (with a per-step callback that reports progress and honours
+   interrupt / skip), decode, and hand each request its own images
 4. write the A1111 infotext into every image
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from sdserve import __version__
-from sdserve.engine import images, samplers, seeds
+from sdserve.engine import batching, images, samplers, seeds
 from sdserve.engine.infotext import NEGATIVE_PROMPT, PROMPT, format_infotext
 from sdserve.engine.loading import LoadedModel
 from sdserve.engine.preview import latent_preview
@@ -103,36 +108,56 @@ class _StepWatch:
         return tensors
 
 
-def _batch_arguments(request: GenerationRequest, plan_: Plan, model: LoadedModel,
-                     batch: range) -> tuple[Any, dict[str, Any]]:
-    """Which pipeline runs this batch, with which arguments (step 2)."""
-    size = len(batch)
+@dataclass(frozen=True)
+class _Share:
+    """One request's images in one round of a shared call."""
+
+    owner: int  # the request's index in the call
+    request: GenerationRequest
+    plan: Plan
+    images: range  # indexes into the request's seeds
+
+
+def _rounds(requests: Sequence[GenerationRequest], plans: Sequence[Plan]) -> list[list[_Share]]:
+    """Round j holds batch j of every request with more than j batches (A1111's n_iter)."""
+    count = max(r.n_iter for r in requests)
+    return [[_Share(owner, r, p, range(j * r.batch_size, (j + 1) * r.batch_size))
+             for owner, (r, p) in enumerate(zip(requests, plans, strict=True)) if j < r.n_iter]
+            for j in range(count)]
+
+
+def _batch_arguments(shares: list[_Share], model: LoadedModel) -> tuple[Any, dict[str, Any]]:
+    """Which pipeline runs this round, with which arguments (step 2)."""
+    first = shares[0].request
     args: dict[str, Any] = {
-        "prompt": [request.prompt] * size,
-        "negative_prompt": [request.negative_prompt] * size,
-        "num_inference_steps": request.steps,
-        "guidance_scale": request.cfg_scale,
-        "width": request.width,
-        "height": request.height,
-        # One CPU generator per image: the same images on any device.
-        "generator": [seeds.cpu_generator(plan_.seeds[i]) for i in batch],
-        "clip_skip": plan_.clip_skip - 1 or None,
+        "prompt": [s.request.prompt for s in shares for _ in s.images],
+        "negative_prompt": [s.request.negative_prompt for s in shares for _ in s.images],
+        "num_inference_steps": first.steps,
+        "guidance_scale": first.cfg_scale,
+        "width": first.width,
+        "height": first.height,
+        # One CPU generator per image: the same images on any device, alone or shared.
+        "generator": [seeds.cpu_generator(s.plan.seeds[i]) for s in shares for i in s.images],
+        "clip_skip": shares[0].plan.clip_skip - 1 or None,
     }
-    if not request.init_images:
-        shape = (LATENT_CHANNELS, request.height // LATENT_FACTOR, request.width // LATENT_FACTOR)
+    if not first.init_images:
+        shape = (LATENT_CHANNELS, first.height // LATENT_FACTOR, first.width // LATENT_FACTOR)
         import torch
 
-        noise = [seeds.image_noise(plan_.seeds[i], plan_.subseeds[i],
-                                   request.subseed_strength, shape) for i in batch]
+        noise = [seeds.image_noise(s.plan.seeds[i], s.plan.subseeds[i],
+                                   s.request.subseed_strength, shape)
+                 for s in shares for i in s.images]
         args["latents"] = torch.stack(noise)
         return model.txt2img, args
+    (share,) = shares  # img2img and inpainting never share a call (batching.batch_key)
+    request, batch = share.request, share.images
     inits = [images.prepare_init_image(request.init_images[i % len(request.init_images)],
                                        request.width, request.height, request.resize_mode)
              for i in batch]
     args.update(image=inits, strength=request.denoising_strength)
     if request.mask is None:
         return model.img2img, args
-    args["mask_image"] = [_mask(request)] * size
+    args["mask_image"] = [_mask(request)] * len(batch)
     return model.inpaint, args
 
 
@@ -143,36 +168,19 @@ def _mask(request: GenerationRequest) -> Image.Image:
                                request.inpainting_mask_invert)
 
 
-def generate(model: LoadedModel, request: GenerationRequest, random_seed: Callable[[], int],
-             on_progress: ProgressCallback | None, should_interrupt: Callable[[], bool],
-             should_skip: Callable[[], bool]) -> GenerationResult:
-    # 1. settings and seeds
-    plan_ = plan(request, random_seed)
-    produced: list[Image.Image] = []
-    interrupted = False
-    for job_no in range(request.n_iter):
-        if should_interrupt():
-            interrupted = True
-            break
-        batch = range(job_no * request.batch_size, (job_no + 1) * request.batch_size)
-        # 2. inputs for this batch
-        pipe, args = _batch_arguments(request, plan_, model, batch)
-        pipe.scheduler = samplers.make_scheduler(model.scheduler_config, plan_.sampler,
-                                                 plan_.schedule)
-        if on_progress is not None:
-            on_progress(Progress(job_no, request.n_iter, 0, request.steps))
-        watch = _StepWatch(model, job_no, request.n_iter, on_progress, should_interrupt,
-                           should_skip)
-        # 3. the denoising loop and decode
-        output = pipe(**args, callback_on_step_end=watch, output_type="pil").images
-        if "mask_image" in args:
-            output = [images.overlay(img, init, args["mask_image"][0])
-                      for img, init in zip(output, args["image"], strict=True)]
-        produced.extend(output)
-        if watch.interrupted:
-            interrupted = True
-            break
-    # 4. infotext
+def _check_shareable(requests: Sequence[GenerationRequest]) -> None:
+    if not requests:
+        raise ValueError("requests: at least one request is needed")
+    if len(requests) > 1:
+        keys = {batching.batch_key(r) for r in requests}
+        if None in keys or len(keys) > 1:
+            raise ValueError("requests: these requests cannot share one call "
+                             "(see sdserve.engine.batching.batch_key)")
+
+
+def _result(request: GenerationRequest, plan_: Plan, produced: list[Image.Image],
+            model: LoadedModel, interrupted: bool) -> GenerationResult:
+    """Step 4: the A1111 infotext in every image, and the response's lists."""
     count = len(produced)
     texts = [infotext(request, plan_, i, model) for i in range(count)]
     for image, text in zip(produced, texts, strict=True):
@@ -183,3 +191,49 @@ def generate(model: LoadedModel, request: GenerationRequest, random_seed: Callab
         prompts=[request.prompt] * count, negative_prompts=[request.negative_prompt] * count,
         infotexts=texts, interrupted=interrupted,
     )
+
+
+def generate_batch(model: LoadedModel, requests: Sequence[GenerationRequest],
+                   random_seed: Callable[[], int], on_progress: ProgressCallback | None,
+                   should_interrupt: Callable[[], bool],
+                   should_skip: Callable[[], bool]) -> list[GenerationResult]:
+    """Run requests with equal `batching.batch_key`s (or one request of any kind) as
+    shared calls; returns one result per request, in order.
+
+    A round is one diffusers call: batch j of every request. Progress counts rounds.
+    Interrupt stops the whole call: every request keeps the images of its finished
+    rounds and is marked interrupted. Skip ends the current round for every request.
+    """
+    _check_shareable(requests)
+    # 1. settings and seeds
+    plans = [plan(r, random_seed) for r in requests]
+    produced: list[list[Image.Image]] = [[] for _ in requests]
+    rounds = _rounds(requests, plans)
+    interrupted = False
+    for job_no, shares in enumerate(rounds):
+        if should_interrupt():
+            interrupted = True
+            break
+        # 2. inputs for this round
+        pipe, args = _batch_arguments(shares, model)
+        pipe.scheduler = samplers.make_scheduler(model.scheduler_config, plans[0].sampler,
+                                                 plans[0].schedule)
+        if on_progress is not None:
+            on_progress(Progress(job_no, len(rounds), 0, requests[0].steps))
+        watch = _StepWatch(model, job_no, len(rounds), on_progress, should_interrupt,
+                           should_skip)
+        # 3. the denoising loop and decode
+        output = pipe(**args, callback_on_step_end=watch, output_type="pil").images
+        if "mask_image" in args:
+            output = [images.overlay(img, init, args["mask_image"][0])
+                      for img, init in zip(output, args["image"], strict=True)]
+        start = 0
+        for share in shares:  # each request gets back exactly its own images
+            produced[share.owner].extend(output[start:start + len(share.images)])
+            start += len(share.images)
+        if watch.interrupted:
+            interrupted = True
+            break
+    # 4. infotext
+    return [_result(r, p, imgs, model, interrupted)
+            for r, p, imgs in zip(requests, plans, produced, strict=True)]
