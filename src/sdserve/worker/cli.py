@@ -5,6 +5,9 @@ Writes only under --data-dir (hub downloads and library caches go there).
 SIGTERM stops accepting connections, lets the running job finish (up to
 --graceful-timeout), and exits 0. Exits 1 when the model cannot load, so that a
 supervisor restarts it; 2 on a bad option.
+
+With --standby it first waits, warm, for the runtime to hand it a replica
+identity (worker/standby.py); from then on it is an ordinary worker.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import signal
 import sys
 
 from sdserve.cli import EXIT_USAGE
-from sdserve.worker import data_dir
+from sdserve.worker import data_dir, standby
 from sdserve.worker.settings import ENV_PREFIX, SettingsError, WorkerSettings, resolve_settings
 
 EXIT_LOAD_FAILED = 1
@@ -53,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         help=f"seconds SIGTERM waits for the running job (default {d.graceful_timeout:g})",
     )
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="start warm: import everything, print 'ready', then wait for one JSON line on "
+        'stdin, {"port": N, "env": {...}}, and serve as that replica (used by sdserve serve)',
+    )
 
 
 def _log_to_stdout() -> None:
@@ -64,6 +73,17 @@ def _log_to_stdout() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.standby:
+        try:
+            handover = standby.await_identity(vars(args))
+        except standby.HandoverError as error:
+            print(f"sdserve worker: standby: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if handover is None:
+            return 0  # the runtime shut down before it needed this replica
+        os.environ.update(handover.env)
+        print(f"sdserve worker: standby {os.getpid()} is now replica "
+              f"{handover.replica or '(unnamed)'} on port {handover.port}", flush=True)
     try:
         settings = resolve_settings(vars(args), os.environ)
     except SettingsError as error:
