@@ -17,7 +17,7 @@ import secrets
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
@@ -56,6 +56,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worker-command", default=env("SDSERVE_WORKER_COMMAND"),
                         help="run this A1111-compatible server as each replica instead of "
                              "`sdserve worker` (it must honour $PORT and serve /healthz)")
+    parser.add_argument("--standby", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep one warm `sdserve worker` started, so that a new replica "
+                             "pays only its model load (default on, env SDSERVE_STANDBY=0 "
+                             "turns it off; never used with --worker-command)")
 
 
 def worker_command(args: argparse.Namespace) -> list[str]:
@@ -68,12 +72,34 @@ def worker_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
+STANDBY_ENV = "SDSERVE_STANDBY"
+
+
+def standby_command(args: argparse.Namespace, env: Mapping[str, str]) -> list[str] | None:
+    """The warm standby's command: only for our own worker, whose --standby we know;
+    a custom --worker-command gets none. --[no-]standby wins over SDSERVE_STANDBY."""
+    enabled = args.standby
+    if enabled is None:
+        raw = env.get(STANDBY_ENV, "1").strip().lower()
+        if raw not in ("0", "1", "false", "true", "no", "yes", "off", "on", ""):
+            raise ValueError(f"{STANDBY_ENV}: expected 0 or 1, got {env[STANDBY_ENV]!r}")
+        enabled = raw not in ("0", "false", "no", "off")
+    if not enabled or args.worker_command:
+        return None
+    return [*worker_command(args), "--standby"]
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     try:
         overrides = load_config_overrides(args.autoscaler_config, args.sets)
         services = load_services(args.file, overrides=overrides)
     except (SpecError, OSError) as error:
+        print(f"sdserve serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args.standby_command = standby_command(args, os.environ)
+    except ValueError as error:
         print(f"sdserve serve: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
@@ -97,6 +123,7 @@ async def serve(services: Sequence[ServiceSpec], args: argparse.Namespace) -> No
         spec.name: ReplicaSet(
             spec,
             command=command,
+            standby_command=args.standby_command,
             devices=devices,
             on_change=lambda replica: gateway.update_replica(replica),
             in_flight=lambda replica_id: gateway.in_flight(replica_id),

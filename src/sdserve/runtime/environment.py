@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+# What the runtime sets per replica, at spawn or at a standby's hand-over.
+PER_REPLICA = ("PORT", "SDSERVE_DEVICE")
+
 
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS has one)."""
@@ -41,3 +44,9 @@ def replica_env(
     env["PORT"] = str(port)
     env["SDSERVE_DEVICE"] = device
     return env
+
+
+def shared_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A replica's environment less what is its own: what a standby starts with, so
+    that whatever its imports read is what the replica it becomes would have read."""
+    return {name: value for name, value in env.items() if name not in PER_REPLICA}

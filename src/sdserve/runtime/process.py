@@ -23,9 +23,13 @@ def _die_with_parent(parent_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def spawn(argv: Sequence[str], env: Mapping[str, str]) -> asyncio.subprocess.Process:
+async def spawn(
+    argv: Sequence[str], env: Mapping[str, str], *, piped: bool = False
+) -> asyncio.subprocess.Process:
     """Start a replica in its own process group (so a terminal's Ctrl-C reaches only
-    sdserve, which then drains it); stdout and stderr are inherited, so its logs show."""
+    sdserve, which then drains it); stderr is inherited, so its errors show. stdout
+    is inherited too, unless `piped`: then stdin and stdout are pipes to us (a standby
+    talks through them, and we relay its stdout)."""
     preexec = None
     if sys.platform.startswith("linux"):
         parent = os.getpid()
@@ -34,7 +38,9 @@ async def spawn(argv: Sequence[str], env: Mapping[str, str]) -> asyncio.subproce
             _die_with_parent(parent)
 
     return await asyncio.create_subprocess_exec(
-        *argv, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
+        *argv, env=dict(env),
+        stdin=asyncio.subprocess.PIPE if piped else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE if piped else None,
         start_new_session=True, preexec_fn=preexec,
     )
 

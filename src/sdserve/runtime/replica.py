@@ -22,5 +22,5 @@ class Replica:
     url: str  # http://127.0.0.1:PORT, never shown to clients
     device: str  # "cpu", "cuda:0", ...
     state: ReplicaState
-    started_at: float  # time.monotonic() when the process was spawned
+    started_at: float  # time.monotonic() when it was spawned, or handed over as a standby
     pid: int | None = None

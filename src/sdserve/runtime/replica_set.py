@@ -4,6 +4,9 @@ A single reconcile task compares the desired count (from the autoscaler's
 `scale`) with the live replicas and starts or drains; each replica has a lifecycle
 task that probes it to READY, watches it while it lives, and publishes STOPPED when
 its process exits. Every state change is published through `on_change`.
+
+Given a `standby_command`, the set also keeps one warm standby (standby.py) and
+starts each new replica from it when it is ready, cold otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import aiohttp
 from sdserve.runtime import checks, process
 from sdserve.runtime.backoff import restart_delay
 from sdserve.runtime.devices import CPU, pick_device
-from sdserve.runtime.environment import replica_env, thread_share, usable_cores
+from sdserve.runtime.environment import replica_env, shared_env, thread_share, usable_cores
 from sdserve.runtime.plan import plan
 from sdserve.runtime.ports import LOOPBACK, free_port
 from sdserve.runtime.probes import (
@@ -36,6 +39,7 @@ from sdserve.runtime.probes import (
     readiness_period,
 )
 from sdserve.runtime.replica import Replica, ReplicaState
+from sdserve.runtime.standby import Standby
 from sdserve.spec.types import ServiceSpec
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,7 @@ class ReplicaSet:
         spec: ServiceSpec,
         *,
         command: Sequence[str],
+        standby_command: Sequence[str] | None = None,
         env: Mapping[str, str] = {},
         devices: Sequence[str] = (CPU,),
         on_change: Callable[[Replica], None],
@@ -94,11 +99,23 @@ class ReplicaSet:
         self._drains: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        # The standby starts with the environment every replica shares, so what its
+        # imports read is what a cold replica's imports would have read.
+        self._standby = (
+            Standby(standby_command, env=shared_env(self._replica_env(port=0, device=CPU)),
+                    on_change=self._wake.set, clock=clock)
+            if standby_command else None
+        )
 
     @property
     def replicas(self) -> list[Replica]:
         """Current snapshots of every replica not yet stopped."""
         return [member.replica for member in self._members.values()]
+
+    @property
+    def standby_pid(self) -> int | None:
+        """The warm standby the next replica start would use, if one is ready."""
+        return self._standby.ready_pid if self._standby is not None else None
 
     async def scale(self, desired: int) -> None:
         """Ask for `desired` live replicas; starting and draining happen in the background."""
@@ -124,6 +141,8 @@ class ReplicaSet:
                 self._begin_drain(member)
         await asyncio.gather(*self._drains)
         await asyncio.gather(*(m.lifecycle for m in list(self._members.values()) if m.lifecycle))
+        if self._standby is not None:
+            await self._standby.close()
         if self._session is not None:
             await self._session.close()
 
@@ -144,8 +163,11 @@ class ReplicaSet:
                     break
             for replica_id in decision.stop:
                 self._begin_drain(self._members[replica_id])
+            # After the starts, so that one that took the standby gets it replaced now.
+            standby_wait = await self._standby.keep() if self._standby is not None else None
+            waits = [w for w in (decision.wake_in, standby_wait) if w is not None]
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), decision.wake_in)
+                await asyncio.wait_for(self._wake.wait(), min(waits, default=None))
 
     def _live(self) -> list[Replica]:
         return [m.replica for m in self._members.values() if not m.stopping]
@@ -156,23 +178,21 @@ class ReplicaSet:
             in_use[member.replica.device] = in_use.get(member.replica.device, 0) + 1
         device = pick_device(self._devices, in_use, self._spec.container.gpus)
         started_at = self._clock()
+        replica_id = self._new_id()
         try:
             port = free_port()
-            env = replica_env(
-                inherited=os.environ,
-                container_env=self._spec.container.env,
-                extra=self._env,
-                port=port,
-                device=device,
-                threads=self._threads,
-            )
-            proc = await process.spawn(self._command, env)
+            env = self._replica_env(port=port, device=device)
+            proc = None
+            if self._standby is not None:
+                proc = await self._standby.hand_over(port, env, replica_id)
+            if proc is None:
+                proc = await process.spawn(self._command, env)
         except OSError as error:
             log.error("%s: cannot start replica %s: %s", self._spec.name, self._command, error)
             self._record_crash()
             return False
         replica = Replica(
-            id=self._new_id(),
+            id=replica_id,
             service=self._spec.name,
             url=f"http://{LOOPBACK}:{port}",
             device=device,
@@ -185,6 +205,16 @@ class ReplicaSet:
         self._publish(member, ReplicaState.STARTING)
         member.lifecycle = asyncio.create_task(self._lifecycle(member))
         return True
+
+    def _replica_env(self, *, port: int, device: str) -> dict[str, str]:
+        return replica_env(
+            inherited=os.environ,
+            container_env=self._spec.container.env,
+            extra=self._env,
+            port=port,
+            device=device,
+            threads=self._threads,
+        )
 
     def _new_id(self) -> str:
         while True:
