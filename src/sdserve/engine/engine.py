@@ -40,7 +40,7 @@ class Engine:
             torch.set_num_threads(threads)
         self.fast_load = fast_load
         self.models_dir = Path(models_dir) if models_dir is not None else None
-        self._hasher = sources.Hasher()
+        self._hasher = sources.HASHER
         self._known: list[sources.Source] = []
         self._model: loading.LoadedModel | None = None
         self._random = random.Random()

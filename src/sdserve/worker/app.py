@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from sdserve import __version__, webui
+from sdserve.engine.sources import start_hashing
 from sdserve.worker.access_log import AccessLog
 from sdserve.worker.body_limit import BodyLimit
 from sdserve.worker.engine_host import EngineHost, build_engine
@@ -35,6 +36,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Overlaps the model's sha256 with the engine's imports (torch, diffusers).
+        start_hashing(settings.model)
         loading = asyncio.create_task(host.load_first_model())
         if on_load_failed is not None:
             loading.add_done_callback(
