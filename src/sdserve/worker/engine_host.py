@@ -1,5 +1,6 @@
-"""Owns the engine inside the worker: loading, the one-job-at-a-time lock, the
-engine thread, and the running job's state.
+"""Owns the engine inside the worker: loading, the one-pass-at-a-time lock, the
+engine thread, the jobs waiting for it (run in compatible groups) and the running
+pass's state.
 
 Every engine call that changes or uses the model (load, generate) runs on one
 dedicated thread, in lock order, so the event loop keeps answering progress,
@@ -15,12 +16,15 @@ import enum
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sdserve.engine.batching import batch_invariant_environment, batch_key
 from sdserve.engine.types import GenerationRequest, GenerationResult, ModelInfo
+from sdserve.worker.batcher import Waiting, next_group
 from sdserve.worker.convert import model_matches
 from sdserve.worker.job import JobState
 from sdserve.worker.metrics import WorkerMetrics
@@ -61,8 +65,22 @@ def threads_from(env: dict[str, str] | os._Environ) -> int | None:
 def build_engine(settings: WorkerSettings) -> Engine:
     from sdserve.engine import Engine  # torch is imported here, on the engine thread
 
+    # Before MKL's first call: fp32 images then do not depend on what they were batched with.
+    batch_invariant_environment(os.environ)
     return Engine(device=settings.device, models_dir=settings.models_dir,
                   threads=threads_from(os.environ))
+
+
+@dataclass(eq=False)  # identity: two equal requests are still two jobs
+class _Waiting:
+    """A generation job waiting for the engine, and where its outcome goes."""
+
+    job: str
+    request: GenerationRequest
+    checkpoint: str | None
+    restore_checkpoint: bool
+    key: Hashable | None
+    outcome: asyncio.Future[tuple[GenerationResult, ModelInfo | None, str]]
 
 
 class EngineHost:
@@ -82,6 +100,7 @@ class EngineHost:
         self._engine: Engine | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
         self._lock = asyncio.Lock()
+        self._waiting: list[_Waiting] = []  # generation jobs, oldest first
         self._loaded = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------
@@ -123,38 +142,82 @@ class EngineHost:
     ) -> tuple[GenerationResult, ModelInfo | None, str]:
         """Run one job: switch model if asked, generate, switch back if asked.
 
-        Returns the result, the model that made it and the job timestamp.
+        Jobs that wait while the engine is busy run in groups (`batcher.next_group`):
+        a compatible group is one engine pass, and /sdapi/v1/interrupt stops the whole
+        pass. Returns the result, the model that made it and the job timestamp.
         """
         engine = await self.engine()
-        async with self._turn():
-            previous = engine.current
-            started = time.perf_counter()
-            try:
-                if checkpoint is not None and not model_matches(engine.current, checkpoint):
-                    await self._on_engine_thread(engine.load, checkpoint)
-                model = engine.current
-                timestamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
-                self.job.begin(job, request.n_iter, now=time.time(), timestamp=timestamp)
-                sampling_started = time.perf_counter()
-                result = await self._on_engine_thread(
-                    partial(
-                        engine.generate,
-                        request,
-                        on_progress=self.job.record,
-                        should_interrupt=lambda: self.job.interrupted,
-                        should_skip=lambda: self.job.skipped,
-                    )
+        key = batch_key(request)
+        waiting = _Waiting(
+            job, request, checkpoint, restore_checkpoint,
+            None if key is None else (checkpoint, restore_checkpoint, key),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._waiting.append(waiting)
+        try:
+            async with self._turn():
+                # Still waiting: lead the next group (FIFO, so it normally holds this job).
+                while not waiting.outcome.done():
+                    await asyncio.shield(self._run_group(engine, self._take_group()))
+        finally:
+            if waiting in self._waiting:  # cancelled before any group took it
+                self._waiting.remove(waiting)
+        return await waiting.outcome
+
+    def _take_group(self) -> list[_Waiting]:
+        chosen = next_group(
+            [Waiting(w.key, w.request.batch_size) for w in self._waiting],
+            max_images=self.settings.max_images,
+        )
+        group = [self._waiting[i] for i in chosen]
+        for member in group:
+            self._waiting.remove(member)
+        return group
+
+    async def _run_group(self, engine: Engine, group: list[_Waiting]) -> None:
+        try:
+            results, model, timestamp = await self._generate_group(engine, group)
+        except Exception as error:
+            for member in group:
+                member.outcome.set_exception(error)
+        else:
+            for member, result in zip(group, results, strict=True):
+                member.outcome.set_result((result, model, timestamp))
+
+    async def _generate_group(
+        self, engine: Engine, group: list[_Waiting]
+    ) -> tuple[list[GenerationResult], ModelInfo | None, str]:
+        first = group[0]  # equal keys: the group shares its checkpoint settings
+        previous = engine.current
+        started = time.perf_counter()
+        try:
+            if first.checkpoint is not None and not model_matches(engine.current,
+                                                                  first.checkpoint):
+                await self._on_engine_thread(engine.load, first.checkpoint)
+            model = engine.current
+            timestamp = datetime.datetime.now().strftime("%Y%m%d%H%M%S")
+            rounds = max(member.request.n_iter for member in group)
+            self.job.begin(first.job, rounds, now=time.time(), timestamp=timestamp)
+            sampling_started = time.perf_counter()
+            results = await self._on_engine_thread(
+                partial(
+                    engine.generate_batch,
+                    [member.request for member in group],
+                    on_progress=self.job.record,
+                    should_interrupt=lambda: self.job.interrupted,
+                    should_skip=lambda: self.job.skipped,
                 )
-                sampling_seconds = time.perf_counter() - sampling_started
-                if sampling_seconds > 0:
-                    self.metrics.steps_per_second.set(self.job.steps_done() / sampling_seconds)
-                self.metrics.images.inc(len(result.images))
-            finally:
-                self.job.end()
-                if restore_checkpoint and previous is not None and engine.current != previous:
-                    await self._on_engine_thread(engine.load, previous.title)
-                self.metrics.generation_seconds.observe(time.perf_counter() - started)
-        return result, model, timestamp
+            )
+            sampling_seconds = time.perf_counter() - sampling_started
+            if sampling_seconds > 0:
+                self.metrics.steps_per_second.set(self.job.steps_done() / sampling_seconds)
+            self.metrics.images.inc(sum(len(result.images) for result in results))
+        finally:
+            self.job.end()
+            if first.restore_checkpoint and previous is not None and engine.current != previous:
+                await self._on_engine_thread(engine.load, previous.title)
+            self.metrics.generation_seconds.observe(time.perf_counter() - started)
+        return results, model, timestamp
 
     async def switch_model(self, name: str) -> ModelInfo:
         """Load `name` unless it is the current model; returns after the switch."""
