@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdserve.runtime.environment import replica_env, thread_share
+from sdserve.runtime.environment import replica_env, shared_env, thread_share
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,11 @@ def test_explicit_thread_setting_wins():
                       port=1, device="cpu", threads=2)
     assert env["OMP_NUM_THREADS"] == "8"
     assert env["SDSERVE_THREADS"] == "2"
+
+
+def test_a_standby_shares_everything_but_the_replica_own_keys():
+    env = replica_env(inherited={"HOME": "/home/x"}, container_env=[("A", "spec")], extra={},
+                      port=4321, device="cuda:1", threads=3)
+    assert shared_env(env) == {
+        "HOME": "/home/x", "A": "spec", "OMP_NUM_THREADS": "3", "SDSERVE_THREADS": "3",
+    }

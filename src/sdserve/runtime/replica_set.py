@@ -99,11 +99,8 @@ class ReplicaSet:
         self._drains: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        # The standby starts with the environment every replica shares, so what its
-        # imports read is what a cold replica's imports would have read.
         self._standby = (
-            Standby(standby_command, env=shared_env(self._replica_env(port=0, device=CPU)),
-                    on_change=self._wake.set, clock=clock)
+            Standby(standby_command, on_change=self._wake.set, clock=clock)
             if standby_command else None
         )
 
@@ -164,7 +161,7 @@ class ReplicaSet:
             for replica_id in decision.stop:
                 self._begin_drain(self._members[replica_id])
             # After the starts, so that one that took the standby gets it replaced now.
-            standby_wait = await self._standby.keep() if self._standby is not None else None
+            standby_wait = await self._keep_standby()
             waits = [w for w in (decision.wake_in, standby_wait) if w is not None]
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(waits, default=None))
@@ -205,6 +202,13 @@ class ReplicaSet:
         self._publish(member, ReplicaState.STARTING)
         member.lifecycle = asyncio.create_task(self._lifecycle(member))
         return True
+
+    async def _keep_standby(self) -> float | None:
+        if self._standby is None:
+            return None
+        # The environment every replica shares, so that what the standby's imports
+        # read is what a cold replica's would have read.
+        return await self._standby.keep(shared_env(self._replica_env(port=0, device=CPU)))
 
     def _replica_env(self, *, port: int, device: str) -> dict[str, str]:
         return replica_env(

@@ -51,9 +51,9 @@ async def until_ready(stream: asyncio.StreamReader) -> bool:
 
 
 class Standby:
-    """Keeps one standby process of `command` started under `env`.
+    """Keeps one standby process of `command` started.
 
-    `keep()` (re)starts it when missing, after a back-off when the last one died;
+    `keep(env)` (re)starts it when missing, after a back-off when the last one died;
     `hand_over()` turns a ready one into a replica at once, or returns None so that
     the caller starts cold: a replica start never waits for a standby.
     `on_change` is called when it becomes ready or dies.
@@ -63,12 +63,10 @@ class Standby:
         self,
         command: Sequence[str],
         *,
-        env: Mapping[str, str],
         on_change: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._command = list(command)
-        self._env = dict(env)
         self._on_change = on_change
         self._clock = clock
         self._process: asyncio.subprocess.Process | None = None  # starting or ready
@@ -84,16 +82,16 @@ class Standby:
         """The pid of the standby a hand-over would use now, if any."""
         return self._process.pid if self._process is not None and self._ready else None
 
-    async def keep(self) -> float | None:
-        """Start a standby if none is starting or ready; returns the seconds until a
-        back-off ends, when one holds the start back."""
+    async def keep(self, env: Mapping[str, str]) -> float | None:
+        """Start a standby under `env` if none is starting or ready; returns the seconds
+        until a back-off ends, when one holds the start back."""
         if self._closing or self._process is not None:
             return None
         now = self._clock()
         if now < self._not_before:
             return self._not_before - now
         try:
-            proc = await process.spawn(self._command, self._env, piped=True)
+            proc = await process.spawn(self._command, env, piped=True)
         except OSError as error:
             log.error("cannot start a standby %s: %s", self._command, error)
             self._record_failure()
