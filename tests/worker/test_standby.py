@@ -1,10 +1,14 @@
 """`sdserve worker --standby`: the hand-over message (a table), and real standby
-processes that become a replica, refuse a bad message, or leave when stdin closes."""
+processes that become a replica, refuse a bad message, leave when stdin closes, or
+hash their single-file model before the hand-over."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sdserve.engine.sources import SHIPPED_DIR
 from sdserve.worker.standby import READY_LINE, Handover, HandoverError, parse_handover
 from tests.worker.conftest import FAST, free_port, wait_until
 
@@ -79,9 +84,10 @@ def finish(proc: subprocess.Popen) -> tuple[str, str]:
     return proc.stdout.read(), proc.stderr.read()
 
 
-@pytest.fixture
-def standby() -> Iterator[subprocess.Popen]:
-    proc = spawn_standby()
+@contextlib.contextmanager
+def warm_standby(*args: str) -> Iterator[subprocess.Popen]:
+    """A standby that has printed its ready line; killed on the way out if still running."""
+    proc = spawn_standby(*args)
     try:
         assert proc.stdout.readline().strip() == READY_LINE
         yield proc
@@ -93,21 +99,30 @@ def standby() -> Iterator[subprocess.Popen]:
             pipe.close()
 
 
-@pytest.mark.slow
-def test_standby_becomes_a_replica_and_serves_txt2img(standby):
-    port = free_port()
-    message = {"port": port, "env": {"SDSERVE_THREADS": "1"}, "replica": "sd-test"}
-    send(standby, json.dumps(message) + "\n")
-    url = f"http://127.0.0.1:{port}"
+@pytest.fixture
+def standby() -> Iterator[subprocess.Popen]:
+    with warm_standby() as proc:
+        yield proc
 
+
+def wait_healthy(proc: subprocess.Popen, url: str) -> None:
     def healthy() -> bool:
-        assert standby.poll() is None, "the standby exited instead of serving"
+        assert proc.poll() is None, "the standby exited instead of serving"
         try:
             return httpx.get(f"{url}/healthz", timeout=5).status_code == 200
         except httpx.TransportError:
             return False
 
     wait_until(healthy, timeout=120)
+
+
+@pytest.mark.slow
+def test_standby_becomes_a_replica_and_serves_txt2img(standby):
+    port = free_port()
+    message = {"port": port, "env": {"SDSERVE_THREADS": "1"}, "replica": "sd-test"}
+    send(standby, json.dumps(message) + "\n")
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(standby, url)
     response = httpx.post(f"{url}/sdapi/v1/txt2img", json=FAST, timeout=120)
     assert response.status_code == 200
     assert len(response.json()["images"]) == 1
@@ -132,3 +147,36 @@ def test_stdin_closed_before_a_message_exits_0_quietly(standby):
     out, err = finish(standby)
     assert standby.returncode == 0
     assert (out, err) == ("", "")
+
+
+def same_size_and_mtime_twin(path):
+    """Swap `path` for a new file (a new inode) of the same size and mtime whose last
+    weight differs in one low bit: the Hasher's key (path, size, mtime) cannot tell
+    them apart, so only a hash read from the old file can still name the old content."""
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    twin = path.with_suffix(".twin")
+    twin.write_bytes(data)
+    os.utime(twin, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(twin, path)
+
+
+@pytest.mark.slow
+def test_standby_hashes_a_single_file_model_before_the_hand_over(tmp_path):
+    # With its folder, whose configs describe the tiny architecture.
+    shutil.copytree(SHIPPED_DIR / "tiny", tmp_path / "tiny")
+    model = tmp_path / "tiny" / "tiny.safetensors"
+    before = hashlib.sha256(model.read_bytes()).hexdigest()
+    with warm_standby("--model", str(model)) as proc:
+        # Ready: the hash thread opened the file during warm-up, so it reads the old
+        # inode whatever lies at the path from now on.
+        same_size_and_mtime_twin(model)
+        assert hashlib.sha256(model.read_bytes()).hexdigest() != before
+        port = free_port()
+        send(proc, json.dumps({"port": port, "env": {"SDSERVE_THREADS": "1"}}) + "\n")
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(proc, url)
+        listed = httpx.get(f"{url}/sdapi/v1/sd-models", timeout=10).json()
+        proc.terminate()
+    assert [m["sha256"] for m in listed if m["filename"] == str(model)] == [before]
