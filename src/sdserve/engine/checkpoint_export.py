@@ -1,10 +1,13 @@
 """Write a diffusers pipeline as one A1111-style checkpoint with the original SD key names.
 
 This is the inverse of diffusers' single-file conversion, so that the shipped
-`tiny` models (and test models) exist in the form A1111 users keep them. The
-key layout follows the original CompVis/Stability `ldm`/`sgm` modules:
-`model.diffusion_model.*` (UNet), `first_stage_model.*` (VAE), and
-`cond_stage_model.transformer.*` (SD 1.x) or `conditioner.embedders.{0,1}.*` (SDXL).
+`tiny` models, the trained `shapes` model and test models exist in the form
+A1111 users keep them. The key layout follows the original CompVis/Stability
+`ldm`/`sgm` modules: `model.diffusion_model.*` (UNet), `first_stage_model.*`
+(VAE), and `cond_stage_model.transformer.*` (SD 1.x) or `conditioner.embedders.{0,1}.*`
+(SDXL). The renaming is derived from each model's config (levels, layers per
+block, which up blocks cross-attend, whether the VAE has mid-block attention,
+how many text encoder layers), so it follows the layout rather than SD 1.5's.
 """
 
 from __future__ import annotations
@@ -44,13 +47,13 @@ OPEN_CLIP_LAYER_NAMES = {
     "mlp.fc1": "mlp.c_fc",
     "mlp.fc2": "mlp.c_proj",
 }
+# OpenCLIP fuses CLIP's three attention input projections into one `in_proj`.
+CLIP_QKV = ("q", "k", "v")
 
 
-def _rename_inner(rest: str, names: dict[str, str]) -> str:
-    for old, new in names.items():
-        if rest == old or rest.startswith(old + "."):
-            return new + rest[len(old) :]
-    return rest
+def module_names(old: str, new: str, inner: dict[str, str]) -> dict[str, str]:
+    """A module's own prefix, and the prefixes of its layers that the original names otherwise."""
+    return {old: new, **{f"{old}.{a}": f"{new}.{b}" for a, b in inner.items()}}
 
 
 def unet_key_map(config: Any) -> dict[str, str]:
@@ -64,21 +67,27 @@ def unet_key_map(config: Any) -> dict[str, str]:
         "conv_in": "input_blocks.0.0",
         "conv_norm_out": "out.0",
         "conv_out": "out.2",
-        "mid_block.resnets.0": "middle_block.0",
         "mid_block.attentions.0": "middle_block.1",
-        "mid_block.resnets.1": "middle_block.2",
     }
+    for index, slot in ((0, 0), (1, 2)):
+        mapping.update(module_names(
+            f"mid_block.resnets.{index}", f"middle_block.{slot}", UNET_RESNET_NAMES))
     for d in range(len(config.down_block_types)):
         first = 1 + d * (per_block + 1)
         for layer in range(per_block):
-            mapping[f"down_blocks.{d}.resnets.{layer}"] = f"input_blocks.{first + layer}.0"
+            mapping.update(module_names(
+                f"down_blocks.{d}.resnets.{layer}", f"input_blocks.{first + layer}.0",
+                UNET_RESNET_NAMES))
             mapping[f"down_blocks.{d}.attentions.{layer}"] = f"input_blocks.{first + layer}.1"
         mapping[f"down_blocks.{d}.downsamplers.0.conv"] = f"input_blocks.{first + per_block}.0.op"
     for u, block_type in enumerate(config.up_block_types):
         first = u * (per_block + 1)
         for layer in range(per_block + 1):
-            mapping[f"up_blocks.{u}.resnets.{layer}"] = f"output_blocks.{first + layer}.0"
+            mapping.update(module_names(
+                f"up_blocks.{u}.resnets.{layer}", f"output_blocks.{first + layer}.0",
+                UNET_RESNET_NAMES))
             mapping[f"up_blocks.{u}.attentions.{layer}"] = f"output_blocks.{first + layer}.1"
+        # The upsampler follows the last resnet, and its attention where the block has one.
         upsampler_slot = 2 if "CrossAttn" in block_type else 1
         mapping[f"up_blocks.{u}.upsamplers.0.conv"] = (
             f"output_blocks.{first + per_block}.{upsampler_slot}.conv"
@@ -86,54 +95,77 @@ def unet_key_map(config: Any) -> dict[str, str]:
     return mapping
 
 
-def _convert_by_prefix(
-    state: dict[str, torch.Tensor], mapping: dict[str, str], inner: dict[str, str]
-) -> dict[str, torch.Tensor]:
-    # Longest prefixes first so "conv_out" never shadows a longer, more specific name.
-    prefixes = sorted(mapping, key=len, reverse=True)
-    out = {}
-    for key, value in state.items():
-        prefix = next((p for p in prefixes if key.startswith(p + ".")), None)
-        if prefix is None:
-            raise ValueError(f"no original name for {key!r}")
-        rest = key[len(prefix) + 1 :]
-        if ".resnets." in prefix:
-            rest = _rename_inner(rest, inner)
-        out[mapping[prefix] + "." + rest] = value
-    return out
+def vae_key_map(config: Any) -> dict[str, str]:
+    """diffusers module prefix -> original prefix, for every block of this VAE's config."""
+    levels = len(config.block_out_channels)
+    per_level = config.layers_per_block
+    mapping = {"quant_conv": "quant_conv", "post_quant_conv": "post_quant_conv"}
+    for part in ("encoder", "decoder"):
+        mapping[f"{part}.conv_in"] = f"{part}.conv_in"
+        mapping[f"{part}.conv_norm_out"] = f"{part}.norm_out"
+        mapping[f"{part}.conv_out"] = f"{part}.conv_out"
+        mapping.update(module_names(
+            f"{part}.mid_block.attentions.0", f"{part}.mid.attn_1", VAE_ATTENTION_NAMES))
+        for index in range(2):
+            mapping.update(module_names(
+                f"{part}.mid_block.resnets.{index}", f"{part}.mid.block_{index + 1}",
+                VAE_RESNET_NAMES))
+    for level in range(levels):
+        for layer in range(per_level):
+            mapping.update(module_names(
+                f"encoder.down_blocks.{level}.resnets.{layer}",
+                f"encoder.down.{level}.block.{layer}", VAE_RESNET_NAMES))
+        mapping[f"encoder.down_blocks.{level}.downsamplers.0"] = f"encoder.down.{level}.downsample"
+        # The original numbers the decoder's levels from the highest resolution, diffusers
+        # from the lowest.
+        original = levels - 1 - level
+        for layer in range(per_level + 1):
+            mapping.update(module_names(
+                f"decoder.up_blocks.{level}.resnets.{layer}",
+                f"decoder.up.{original}.block.{layer}", VAE_RESNET_NAMES))
+        mapping[f"decoder.up_blocks.{level}.upsamplers.0"] = f"decoder.up.{original}.upsample"
+    return mapping
+
+
+def open_clip_key_map(layers: int) -> dict[str, str]:
+    """CLIP prefix -> OpenCLIP prefix, for all but the fused q/k/v and the projection."""
+    mapping = {
+        "text_model.embeddings.token_embedding": "token_embedding",
+        "text_model.embeddings.position_embedding.weight": "positional_embedding",
+        "text_model.final_layer_norm": "ln_final",
+    }
+    for index in range(layers):
+        mapping.update(module_names(
+            f"text_model.encoder.layers.{index}", f"transformer.resblocks.{index}",
+            OPEN_CLIP_LAYER_NAMES))
+    return mapping
+
+
+def renamed_key(key: str, mapping: dict[str, str]) -> str:
+    """The key under the longest prefix of it (whole dotted parts) that mapping renames."""
+    parts = key.split(".")
+    for length in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:length])
+        if prefix in mapping:
+            return ".".join([mapping[prefix], *parts[length:]])
+    raise ValueError(f"no original name for {key!r}")
+
+
+def rename(state: dict[str, torch.Tensor], mapping: dict[str, str]) -> dict[str, torch.Tensor]:
+    return {renamed_key(key, mapping): value for key, value in state.items()}
 
 
 def unet_state(unet: Any) -> dict[str, torch.Tensor]:
-    return _convert_by_prefix(unet.state_dict(), unet_key_map(unet.config), UNET_RESNET_NAMES)
+    return rename(unet.state_dict(), unet_key_map(unet.config))
 
 
 def vae_state(vae: Any) -> dict[str, torch.Tensor]:
-    levels = len(vae.config.block_out_channels)
-    out = {}
-    for key, value in vae.state_dict().items():
-        new = key.replace("conv_norm_out", "norm_out")
-        new = new.replace("mid_block.resnets.0", "mid.block_1")
-        new = new.replace("mid_block.resnets.1", "mid.block_2")
-        if "mid_block.attentions.0." in new:
-            new = new.replace("mid_block.attentions.0.", "mid.attn_1.")
-            head, _, rest = new.partition("attn_1.")
-            new = head + "attn_1." + _rename_inner(rest, VAE_ATTENTION_NAMES)
-            if value.ndim == 2:  # the original attention uses 1x1 convolutions
-                value = value[:, :, None, None]
-        for i in range(levels):
-            new = new.replace(f"encoder.down_blocks.{i}.resnets.", f"encoder.down.{i}.block.")
-            new = new.replace(
-                f"encoder.down_blocks.{i}.downsamplers.0.", f"encoder.down.{i}.downsample."
-            )
-            # The decoder's levels are numbered from the bottom in the original.
-            level = levels - 1 - i
-            new = new.replace(f"decoder.up_blocks.{i}.resnets.", f"decoder.up.{level}.block.")
-            new = new.replace(
-                f"decoder.up_blocks.{i}.upsamplers.0.", f"decoder.up.{level}.upsample."
-            )
-        new = new.replace(".conv_shortcut.", ".nin_shortcut.")
-        out[new] = value
-    return out
+    state = rename(vae.state_dict(), vae_key_map(vae.config))
+    # The original mid-block attention projects with 1x1 convolutions, diffusers with linears.
+    return {
+        key: value[:, :, None, None] if ".mid.attn_1." in key and value.ndim == 2 else value
+        for key, value in state.items()
+    }
 
 
 def clip_state(text_encoder: Any) -> dict[str, torch.Tensor]:
@@ -149,30 +181,21 @@ def clip_state(text_encoder: Any) -> dict[str, torch.Tensor]:
 def open_clip_state(text_encoder: Any) -> dict[str, torch.Tensor]:
     """CLIPTextModelWithProjection -> OpenCLIP's text tower (SDXL's second encoder)."""
     state = clip_state(text_encoder)
-    out = {
-        "token_embedding.weight": state["text_model.embeddings.token_embedding.weight"],
-        "positional_embedding": state["text_model.embeddings.position_embedding.weight"],
-        "ln_final.weight": state["text_model.final_layer_norm.weight"],
-        "ln_final.bias": state["text_model.final_layer_norm.bias"],
-        # OpenCLIP multiplies by the projection on the right: x @ P.
-        "text_projection": state["text_projection.weight"].T.contiguous(),
-    }
-    layer_prefix = "text_model.encoder.layers."
-    for index in range(text_encoder.config.num_hidden_layers):
-        src = f"{layer_prefix}{index}."
-        dst = f"transformer.resblocks.{index}."
+    layers = text_encoder.config.num_hidden_layers
+    fused = {}
+    for index in range(layers):
+        attention = f"text_model.encoder.layers.{index}.self_attn."
         for kind in ("weight", "bias"):
-            out[dst + f"attn.in_proj_{kind}"] = torch.cat(
-                [state[src + f"self_attn.{p}_proj.{kind}"] for p in ("q", "k", "v")]
-            )
-        for key, value in state.items():
-            if key.startswith(src) and "_proj." not in key.replace("out_proj.", ""):
-                rest = _rename_inner(key[len(src) :], OPEN_CLIP_LAYER_NAMES)
-                out[dst + rest] = value
-    return out
+            projections = [state.pop(f"{attention}{p}_proj.{kind}") for p in CLIP_QKV]
+            fused[f"transformer.resblocks.{index}.attn.in_proj_{kind}"] = torch.cat(projections)
+    # OpenCLIP multiplies by the projection on the right: x @ P.
+    fused["text_projection"] = state.pop("text_projection.weight").T.contiguous()
+    state.pop("text_model.embeddings.position_ids", None)  # OpenCLIP has none
+    return {**rename(state, open_clip_key_map(layers)), **fused}
 
 
 def checkpoint_state(pipe: Any) -> dict[str, torch.Tensor]:
+    """All of the pipeline's weights under their original names (the pipeline's dtypes)."""
     state = {UNET_PREFIX + k: v for k, v in unet_state(pipe.unet).items()}
     state.update({VAE_PREFIX + k: v for k, v in vae_state(pipe.vae).items()})
     if getattr(pipe, "text_encoder_2", None) is not None:
@@ -185,6 +208,7 @@ def checkpoint_state(pipe: Any) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_single_file(pipe: Any, path: Path) -> None:
+def save_single_file(pipe: Any, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write the pipeline's unet, vae and text encoder(s) as one `.safetensors` file."""
     state = {k: v.contiguous() for k, v in checkpoint_state(pipe).items()}
-    save_file(state, str(path))
+    save_file(state, str(path), metadata=metadata)
