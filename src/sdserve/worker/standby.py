@@ -44,6 +44,19 @@ WARM_MODULES = (
     "sdserve.worker.app",
 )
 
+# diffusers and transformers import their classes lazily, on first use: without these a
+# replica imports them (some 1,400 modules, scipy among them) while it loads its model
+# (pipelines, model classes, the single-file key conversion) or serves its first
+# request (the sampler's scheduler, see `scheduler_classes`).
+WARM_NAMES = (
+    ("diffusers", (
+        "StableDiffusionPipeline", "StableDiffusionXLPipeline", "AutoPipelineForImage2Image",
+        "AutoPipelineForInpainting", "UNet2DConditionModel", "AutoencoderKL",
+    )),
+    ("transformers", ("CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer")),
+    ("diffusers.loaders", ("single_file_utils",)),
+)
+
 # Read before or during the imports above (data_dir.prepare, then the libraries' caches).
 FIXED_AT_IMPORT = (
     f"{ENV_PREFIX}DATA_DIR",
@@ -116,6 +129,26 @@ def warm_up(cli: Mapping[str, Any]) -> None:
     start_hashing(settings.model)
     for module in WARM_MODULES:
         importlib.import_module(module)
+    from transformers.utils import logging as transformers_logging
+
+    # Resolving diffusers' pipelines makes transformers warn about image processors we
+    # never use (no torchvision); the standby stays quiet until it has a replica's log.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        for module, names in (*WARM_NAMES, ("diffusers", scheduler_classes())):
+            loaded = importlib.import_module(module)
+            for name in names:
+                getattr(loaded, name)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+
+
+def scheduler_classes() -> tuple[str, ...]:
+    """The diffusers scheduler of every A1111 sampler we serve."""
+    from sdserve.engine.samplers import SAMPLERS
+
+    return tuple(sorted({sampler.scheduler_class for sampler in SAMPLERS}))
 
 
 def await_identity(
