@@ -1,10 +1,12 @@
 """Train the shapes model from scratch on the CPU: `python -m sdserve.tinysd.train --out DIR`.
 
-Three phases share one time budget (`--minutes`):
+Four phases share one time budget (`--minutes`):
 1. the VAE, on crops of pictures drawn at several sizes, so edges look alike at every size;
-2. pre-encoding captioned pictures at 64, 128, 256 and 512 px into latents, once;
-3. the UNet and text encoder together on those latents, every step one size, so the
-   model learns to draw one coherent picture at each size (not a tiled pattern).
+2. the text encoder, to name each caption's parts from its pad tokens, then frozen
+   (see caption_encoder: without it the UNet learns to ignore the caption);
+3. pre-encoding captioned pictures at 64, 128, 256 and 512 px into latents, once;
+4. the UNet on those latents, every step one size, so the model learns to draw one
+   coherent picture at each size (not a tiled pattern).
 Seeds are fixed; with `--max-steps` a run is reproducible regardless of speed.
 """
 
@@ -26,6 +28,7 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline
 from PIL import Image
 
 from sdserve.tinysd import architecture
+from sdserve.tinysd.caption_encoder import token_ids, train_caption_encoder
 from sdserve.tinysd.checker import check
 from sdserve.tinysd.dataset import render, scene_for
 from sdserve.tinysd.export import export
@@ -54,6 +57,12 @@ VAE_ANCHOR_WEIGHT = 1.0
 EXACT_LOG_VARIANCE = -30.0  # the floor diffusers clamps a posterior's log-variance to
 # latent side -> (pictures pre-encoded per budget minute, batch size, chance a step uses it)
 BUCKETS = {8: (400, 32, 0.3), 16: (100, 12, 0.2), 32: (30, 4, 0.2), 64: (10, 1, 0.3)}
+TEXT_ENCODER_STEPS = 600  # its parts loss is ~0.03 by then (0.2 s a step)
+# Sampling starts at t=999, where x0 = (x - sqrt(1-a) eps) / sqrt(a) magnifies an eps
+# error 15-fold: a barely biased eps there drew every picture blue. So high t is drawn
+# more often (t = 1000 sqrt(u)) and each eps error weighs as its x0 error, (1-a)/a,
+# clamped to [1, X0_WEIGHT_MAX] so low t still counts and t=999 cannot dominate.
+X0_WEIGHT_MAX = 20.0
 UNCONDITIONAL_RATE = 0.1  # captions dropped, so classifier-free guidance works
 EMA_DECAY = 0.999
 
@@ -185,32 +194,50 @@ def make_posterior_exact(vae) -> None:
     vae.quant_conv.bias[channels:] = EXACT_LOG_VARIANCE
 
 
-@torch.no_grad()
-def match_sd_latent_scale(vae, rng: random.Random) -> None:
-    """Rescale the latent space so SD's fixed 0.18215 scaling gives unit variance.
+WHITENING_PICTURES = 64
+WHITENING_SIZE = 128
+WHITENING_SEED = 3 * 10**9
 
-    Loaders of A1111 single files assume SD's scale; folding it into the
-    weights keeps the model exact under either loading path.
+
+@torch.no_grad()
+def whiten_latents(vae) -> None:
+    """Shift and scale each latent channel so SD's fixed 0.18215 scaling gives zero mean
+    and unit variance, folded into quant_conv and post_quant_conv (an exact inverse pair).
+
+    Loaders of A1111 single files assume SD's scale, so folding it into the weights keeps
+    the model exact under either loading path. The shift matters as much as the scale:
+    the colour-anchored channels are far from zero-mean (0.4 to 1.0 on whole pictures),
+    and a UNet sampling from noise drifted off them (pictures came out blue).
     """
-    pixels = torch.cat([vae_batch(rng, 16) for _ in range(4)])
-    std = vae.encode(pixels).latent_dist.mean.std().item()
-    k = 1.0 / (architecture.SD_SCALING_FACTOR * std)
+    scenes = [scene_for(WHITENING_SEED + i) for i in range(WHITENING_PICTURES)]
+    pixels = to_tensor([render(s, WHITENING_SIZE) for s in scenes])
+    latents = vae.encode(pixels).latent_dist.mean
+    mean = latents.mean(dim=(0, 2, 3))
+    k = 1.0 / (architecture.SD_SCALING_FACTOR * latents.std(dim=(0, 2, 3)))
     channels = vae.config.latent_channels
-    vae.quant_conv.weight[:channels] *= k
-    vae.quant_conv.bias[:channels] *= k
-    vae.quant_conv.bias[channels:] += 2 * math.log(k)  # log-variance of the scaled latent
-    vae.post_quant_conv.weight /= k
+    quant, post = vae.quant_conv, vae.post_quant_conv
+    # encode: mean' = (mean - mu) * k; log-variance' = log-variance + 2 log k
+    quant.weight[:channels] *= k.view(-1, 1, 1, 1)
+    quant.bias[:channels] = (quant.bias[:channels] - mean) * k
+    quant.bias[channels:] += 2 * torch.log(k)
+    # decode: z = z' / k + mu, so post(z) = (W / k) z' + (b + W mu)
+    post.bias += (post.weight[:, :, 0, 0] * mean).sum(dim=1)
+    post.weight /= k.view(1, -1, 1, 1)
 
 
 @torch.no_grad()
-def encode_buckets(vae, tok, budget: Budget, minutes: float, log) -> dict[int, tuple]:
-    """Per latent side: (scaled latents, token ids) of freshly drawn captioned pictures."""
+def encode_buckets(vae, text_encoder, tok, budget: Budget, minutes: float,
+                   log) -> dict[int, tuple]:
+    """Per latent side: (scaled latents, caption contexts) of freshly drawn pictures.
+
+    The text encoder is frozen by now, so each caption is encoded once, here.
+    """
     buckets = {}
     seed = 0
     per_bucket = budget.share(1 / len(BUCKETS))
     for side, (per_minute, _, _) in BUCKETS.items():
         wanted = max(4, round(per_minute * minutes))
-        latents, ids = [], []
+        latents, contexts = [], []
         for step, _ in steps(per_bucket):
             if step * 8 >= wanted:
                 break
@@ -218,58 +245,47 @@ def encode_buckets(vae, tok, budget: Budget, minutes: float, log) -> dict[int, t
             seed += 8
             pixels = to_tensor([render(s, side * 8) for s in scenes])
             latents.append(vae.encode(pixels).latent_dist.mean * architecture.SD_SCALING_FACTOR)
-            ids.append(
-                tok(
-                    [s.caption.text for s in scenes],
-                    padding="max_length",
-                    max_length=77,
-                    truncation=True,
-                    return_tensors="pt",
-                ).input_ids
-            )
-        buckets[side] = (torch.cat(latents), torch.cat(ids))
+            contexts.append(text_encoder(token_ids(tok, [s.caption.text for s in scenes]))[0])
+        buckets[side] = (torch.cat(latents), torch.cat(contexts))
         log(f"encoded {len(buckets[side][0])} pictures at {side * 8} px")
     return buckets
 
 
-def train_unet(unet, text_encoder, tok, buckets, budget: Budget, rng: random.Random, log):
-    """Returns the EMA copies of the UNet and text encoder weights."""
+def train_unet(unet, empty_context: torch.Tensor, buckets, budget: Budget,
+               rng: random.Random, log):
+    """Returns the EMA copy of the UNet."""
     scheduler = architecture.scheduler()
     alphas = scheduler.alphas_cumprod
-    empty = tok([""], padding="max_length", max_length=77, return_tensors="pt").input_ids
-    params = list(unet.parameters()) + list(text_encoder.parameters())
-    optimiser = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
-    ema = [copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()]
+    optimiser = torch.optim.AdamW(unet.parameters(), lr=1e-3, weight_decay=1e-2)
+    ema = copy.deepcopy(unet).eval()
     sides = list(BUCKETS)
     weights = [BUCKETS[s][2] for s in sides]
     generator = torch.Generator().manual_seed(rng.randrange(2**31))
     unet.train()
-    text_encoder.train()
     for step, done in steps(budget):
         for group in optimiser.param_groups:
             group["lr"] = cosine(1e-3, done)
         side = rng.choices(sides, weights)[0]
-        latents, ids = buckets[side]
+        latents, contexts = buckets[side]
         batch = BUCKETS[side][1]
         index = torch.randint(len(latents), (batch,), generator=generator)
-        x0, tokens = latents[index], ids[index].clone()
+        x0, context = latents[index], contexts[index]
         drop = torch.rand(batch, generator=generator) < UNCONDITIONAL_RATE
-        tokens[drop] = empty
-        t = torch.randint(0, 1000, (batch,), generator=generator)
+        context = torch.where(drop.view(-1, 1, 1), empty_context, context)
+        t = (1000 * torch.rand(batch, generator=generator).sqrt()).long().clamp(max=999)
         noise = torch.randn(x0.shape, generator=generator)
         a = alphas[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        context = text_encoder(tokens)[0]
-        loss = F.mse_loss(unet(noisy, t, context).sample, noise)
+        weight = ((1 - a) / a).clamp(1.0, X0_WEIGHT_MAX)
+        loss = (weight * (unet(noisy, t, context).sample - noise) ** 2).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         optimiser.step()
         decay = min(EMA_DECAY, (1 + step) / (10 + step))
         with torch.no_grad():
-            for averaged, live in zip(ema, (unet, text_encoder), strict=True):
-                for pa, pl in zip(averaged.parameters(), live.parameters(), strict=True):
-                    pa.lerp_(pl, 1 - decay)
+            for averaged, live in zip(ema.parameters(), unet.parameters(), strict=True):
+                averaged.lerp_(live, 1 - decay)
         if step % 50 == 0:
             log(f"unet step {step} side {side} done {done:.2f} loss {loss.item():.4f}")
     return ema
@@ -290,9 +306,9 @@ def raw_vae(folder: Path | None):
     return AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32)
 
 
-def ready_for_sd(vae, rng: random.Random):
+def ready_for_sd(vae):
     make_posterior_exact(vae)
-    match_sd_latent_scale(vae, rng)
+    whiten_latents(vae)
     return vae
 
 
@@ -324,17 +340,22 @@ def train(
         log(f"vae from {vae_from}: decoded ground truth passes the checker {rate:.0%}")
     if max_steps is None:
         gate(rate)
-    vae = ready_for_sd(vae, rng)
+    vae = ready_for_sd(vae)
     unet, text_encoder, tok = (
         architecture.unet(),
         architecture.text_encoder(),
         architecture.tokenizer(),
     )
-    buckets = encode_buckets(vae, tok, budget.share(ENCODE_SHARE), minutes, log)
+    # A fixed step count (not a time share): the encoder must be done whatever the load.
+    text_steps = min(TEXT_ENCODER_STEPS, max_steps or TEXT_ENCODER_STEPS)
+    train_caption_encoder(text_encoder, tok, steps(Budget(math.inf, text_steps)), log)
+    buckets = encode_buckets(vae, text_encoder, tok, budget.share(ENCODE_SHARE), minutes, log)
+    with torch.no_grad():
+        empty_context = text_encoder(token_ids(tok, [""]))[0]
     # The UNet gets whatever is left, so a slow VAE phase cannot push past the budget.
     left = max(0.0, budget.seconds - (time.monotonic() - started))
     unet_budget = Budget(left, max_steps)
-    unet, text_encoder = train_unet(unet, text_encoder, tok, buckets, unet_budget, rng, log)
+    unet = train_unet(unet, empty_context, buckets, unet_budget, rng, log)
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
