@@ -6,7 +6,8 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline
 from safetensors.torch import load_file
 
 from sdserve.tinysd import architecture
-from sdserve.tinysd.train import main
+from sdserve.tinysd.dataset import render, scene_for
+from sdserve.tinysd.train import main, to_tensor, whiten_latents
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +80,19 @@ def test_a_vae_that_fails_the_gate_is_refused(tmp_path):
     architecture.vae().save_pretrained(untrained)
     with pytest.raises(SystemExit, match="VAE gate failed"):
         main(["--out", str(tmp_path / "out"), "--vae", str(untrained), "--threads", "1"])
+
+
+def test_whitening_is_exact_and_gives_sd_scaled_unit_latents():
+    torch.manual_seed(0)
+    vae = architecture.vae().eval()
+    with torch.no_grad():  # an untrained VAE's latents are far from zero-mean, unit-variance
+        vae.quant_conv.bias[:4] += torch.tensor([0.5, -1.0, 2.0, 0.0])
+    pixels = to_tensor([render(scene_for(i), 64) for i in range(8)])
+    with torch.no_grad():
+        before = vae.decode(vae.encode(pixels).latent_dist.mean).sample
+        whiten_latents(vae)
+        latents = vae.encode(pixels).latent_dist.mean * architecture.SD_SCALING_FACTOR
+        after = vae.decode(latents / architecture.SD_SCALING_FACTOR).sample
+    assert torch.allclose(before, after, atol=1e-4)
+    assert latents.mean(dim=(0, 2, 3)).abs().max() < 0.5
+    assert ((latents.std(dim=(0, 2, 3)) - 1).abs() < 0.5).all()
