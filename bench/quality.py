@@ -1,26 +1,29 @@
-"""How often the shapes model draws what it is asked: the match rate over the full
+"""How often the default model draws what it is asked: the match rate over the full
 prompt grid (every colour x shape x background, positions cycled through), judged
 by the deterministic checker, at each size and seed. Prints a Markdown table.
+
+Pictures come from sdserve's engine at its default precision (bf16 on CPUs with
+bf16 units), as `sdserve worker` serves them; one request per prompt and size,
+with batch_size = --seeds, so the seeds are 0 .. N-1 (A1111: image i gets seed + i).
 
 Goals (issue 9): colour >= 95 %, background >= 95 %, shape >= 85 %, position >= 80 %.
 With --cost it also measures one request at A1111's defaults (512x512, 50 steps,
 CFG 7) on one thread, in CPU seconds (goal: at most 5 s of one core).
 
-    .venv/bin/python bench/quality.py [--sizes 64 256 512] [--seeds 0 1 2] [--steps 20]
-        [--cfg 7] [--model src/sdserve/models/shapes] [--single-file] [--cost]
+    .venv/bin/python bench/quality.py [--sizes 64 256 512] [--seeds 3] [--steps 20]
+        [--cfg 7] [--model tiny] [--dtype auto] [--cost]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
+from sdserve.engine import Engine, GenerationRequest
 from sdserve.tinysd.checker import Verdict, check
 from sdserve.tinysd.dataset import prompt_grid
-from sdserve.tinysd.drawing import SHAPES_DIR, draw, load
 
 ASPECTS = ("colour", "background", "shape", "position")
 GOALS = {"colour": 0.95, "background": 0.95, "shape": 0.85, "position": 0.80}
@@ -47,13 +50,20 @@ def table(rows: dict[int, dict[str, float]], counts: dict[int, int]) -> str:
     return "\n".join(lines)
 
 
-def cpu_seconds_at_defaults(pipe) -> float:
+def draw(engine: Engine, prompt: str, size: int, seeds: int, steps: int, cfg: float) -> list:
+    request = GenerationRequest(prompt=prompt, seed=0, batch_size=seeds, steps=steps,
+                                cfg_scale=cfg, width=size, height=size)
+    return engine.generate(request).images
+
+
+def cpu_seconds_at_defaults(engine: Engine) -> float:
     """CPU time of one 512x512, 50-step, CFG 7 request on one thread (after a warm-up)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    draw(pipe, "a red circle on a white background", size=512, seeds=[0], steps=2)
+    prompt = "a red circle on a white background"
+    draw(engine, prompt, size=512, seeds=1, steps=2, cfg=7.0)
     start = time.process_time()
-    draw(pipe, "a red circle on a white background", size=512, seeds=[0], steps=50, cfg=7.0)
+    draw(engine, prompt, size=512, seeds=1, steps=50, cfg=7.0)
     torch.set_num_threads(threads)
     return time.process_time() - start
 
@@ -61,17 +71,16 @@ def cpu_seconds_at_defaults(pipe) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 512])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 per prompt")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=7.0)
-    parser.add_argument("--model", type=Path, default=SHAPES_DIR)
-    parser.add_argument("--single-file", action="store_true", help="load the .safetensors file")
+    parser.add_argument("--model", default="tiny", help="a model name, folder or single file")
+    parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cost", action="store_true", help="also measure a default request")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    single = args.model / "shapes.safetensors" if args.single_file else None
-    pipe = load(args.model, single)
+    engine = Engine(dtype=args.dtype, threads=args.threads)
+    engine.load(args.model)
     grid = prompt_grid()
     rows, counts = {}, {}
     for size in args.sizes:
@@ -79,17 +88,16 @@ def main() -> int:
         verdicts = [
             check(image, caption)
             for caption in grid
-            for image in draw(
-                pipe, caption.text, size=size, seeds=args.seeds, steps=args.steps, cfg=args.cfg
-            )
+            for image in draw(engine, caption.text, size, args.seeds, args.steps, args.cfg)
         ]
         rows[size], counts[size] = rates(verdicts), len(verdicts)
         elapsed = time.monotonic() - start
         print(f"{size} px: {len(verdicts)} pictures in {elapsed:.0f} s", flush=True)
-    print(f"\n{len(grid)} prompts x seeds {args.seeds}, {args.steps} steps, CFG {args.cfg}\n")
+    print(f"\n{engine.current.title}, {engine.precision.label}: {len(grid)} prompts x "
+          f"seeds 0..{args.seeds - 1}, {args.steps} steps, CFG {args.cfg:g}\n")
     print(table(rows, counts))
     if args.cost:
-        print(f"\n512x512, 50 steps, CFG 7: {cpu_seconds_at_defaults(pipe):.2f} CPU s (1 thread)")
+        print(f"\n512x512, 50 steps, CFG 7: {cpu_seconds_at_defaults(engine):.2f} CPU s (1 thread)")
     return 0
 
 
