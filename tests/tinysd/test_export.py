@@ -9,7 +9,7 @@ from safetensors import safe_open
 from sdserve.engine.fast_load import load_sd1
 from sdserve.engine.precision import Precision
 from sdserve.tinysd import architecture
-from sdserve.tinysd.export import SINGLE_FILE_METADATA, export
+from sdserve.tinysd.export import SINGLE_FILE_METADATA, SINGLE_FILE_NAME, export
 
 FP32 = Precision(compute=torch.float32, vae=torch.float32)
 PARTS = ("unet", "vae", "text_encoder")
@@ -33,7 +33,7 @@ def shapes_pipeline() -> StableDiffusionPipeline:
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shapes")
     pipe = shapes_pipeline()
-    export(pipe, folder, folder / "shapes.safetensors")
+    export(pipe, folder, folder / SINGLE_FILE_NAME)
     return pipe, folder
 
 
@@ -53,7 +53,7 @@ def assert_same_weights(a, b):
 def test_the_pipeline_is_back_in_fp32_and_the_files_are_fp16(exported):
     pipe, folder = exported
     assert all(getattr(pipe, name).dtype == torch.float32 for name in PARTS)
-    with safe_open(str(folder / "shapes.safetensors"), "pt") as checkpoint:
+    with safe_open(str(folder / SINGLE_FILE_NAME), "pt") as checkpoint:
         assert checkpoint.metadata() == SINGLE_FILE_METADATA
         key = "first_stage_model.decoder.conv_out.weight"
         assert checkpoint.get_tensor(key).dtype == torch.float16
@@ -61,7 +61,7 @@ def test_the_pipeline_is_back_in_fp32_and_the_files_are_fp16(exported):
 
 def test_the_vae_has_no_mid_attention_in_the_single_file(exported):
     _, folder = exported
-    with safe_open(str(folder / "shapes.safetensors"), "pt") as checkpoint:
+    with safe_open(str(folder / SINGLE_FILE_NAME), "pt") as checkpoint:
         keys = checkpoint.keys()
     assert "first_stage_model.decoder.mid.block_2.conv2.weight" in keys
     assert not [k for k in keys if ".mid.attn_1." in k]
@@ -70,7 +70,7 @@ def test_the_vae_has_no_mid_attention_in_the_single_file(exported):
 def test_diffusers_single_file_loader_reads_the_folders_weights(exported, from_folder):
     _, folder = exported
     single = StableDiffusionPipeline.from_single_file(
-        str(folder / "shapes.safetensors"),
+        str(folder / SINGLE_FILE_NAME),
         config=str(folder),
         torch_dtype=torch.float32,
         safety_checker=None,
@@ -80,5 +80,5 @@ def test_diffusers_single_file_loader_reads_the_folders_weights(exported, from_f
 
 def test_the_engines_fast_loader_reads_the_folders_weights(exported, from_folder):
     _, folder = exported
-    fast = load_sd1(folder / "shapes.safetensors", folder, FP32, "cpu")
+    fast = load_sd1(folder / SINGLE_FILE_NAME, folder, FP32, "cpu")
     assert_same_weights(from_folder, fast)

@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 from sdserve.tinysd import architecture
 from sdserve.tinysd.dataset import render, scene_for
+from sdserve.tinysd.export import SINGLE_FILE_NAME
 from sdserve.tinysd.train import main, to_tensor, whiten_latents
 
 
@@ -31,7 +32,7 @@ def test_writes_a_folder_diffusers_loads_and_runs(smoke_model):
 
 
 def test_single_file_uses_sd_key_names(smoke_model):
-    keys = load_file(smoke_model / "shapes.safetensors").keys()
+    keys = load_file(smoke_model / SINGLE_FILE_NAME).keys()
     prefixes = {k.split(".")[0] for k in keys}
     assert prefixes == {"model", "first_stage_model", "cond_stage_model"}
     assert "model.diffusion_model.input_blocks.0.0.weight" in keys
@@ -44,7 +45,7 @@ def test_single_file_uses_sd_key_names(smoke_model):
 def test_single_file_loads_the_same_weights_as_the_folder(smoke_model):
     folder = StableDiffusionPipeline.from_pretrained(smoke_model, torch_dtype=torch.float32)
     single = StableDiffusionPipeline.from_single_file(
-        str(smoke_model / "shapes.safetensors"),
+        str(smoke_model / SINGLE_FILE_NAME),
         config=str(smoke_model),
         torch_dtype=torch.float32,
         safety_checker=None,

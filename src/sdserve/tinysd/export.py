@@ -16,8 +16,10 @@ from sdserve.engine.checkpoint_export import save_single_file
 
 SAVE_DTYPE = torch.float16
 TRAIN_DTYPE = torch.float32
-# Tells a reader of the bare file what it holds; "format": "pt" is what PyTorch writers set.
-SINGLE_FILE_METADATA = {"format": "pt", "sdserve": "shapes"}
+SINGLE_FILE_NAME = "tiny.safetensors"  # the default model's name, as the engine lists it
+# What PyTorch writers set. One key only: safetensors writes several in a random order,
+# and the shipped file should be byte-for-byte reproducible.
+SINGLE_FILE_METADATA = {"format": "pt"}
 
 
 def export(pipe: StableDiffusionPipeline, folder: Path, single_file: Path) -> None:

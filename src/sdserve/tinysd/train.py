@@ -1,5 +1,8 @@
 """Train the shapes model from scratch on the CPU: `python -m sdserve.tinysd.train --out DIR`.
 
+It ships as the default model, `tiny` (src/sdserve/models/tiny: how it was made is in
+src/sdserve/models/README.md).
+
 Four phases share one time budget (`--minutes`):
 1. the VAE, on crops of pictures drawn at several sizes, so edges look alike at every size;
 2. the text encoder, to name each caption's parts from its pad tokens, then frozen
@@ -31,7 +34,7 @@ from sdserve.tinysd import architecture
 from sdserve.tinysd.caption_encoder import token_ids, train_caption_encoder
 from sdserve.tinysd.checker import check
 from sdserve.tinysd.dataset import render, scene_for
-from sdserve.tinysd.export import export
+from sdserve.tinysd.export import SINGLE_FILE_NAME, export
 
 VAE_SHARE = 0.15  # of the budget
 ENCODE_SHARE = 0.08
@@ -367,7 +370,7 @@ def train(
         requires_safety_checker=False,
     )
     out.mkdir(parents=True, exist_ok=True)
-    export(pipe, out, out / "shapes.safetensors")
+    export(pipe, out, out / SINGLE_FILE_NAME)
     return out
 
 
