@@ -25,7 +25,7 @@ COLUMN_GAP = "   "
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 MISSING = "-"
 
-SERVICE_HEADERS = ("NAME", "HOST", "DESIRED", "READY", "PANIC", "QUEUE")
+SERVICE_HEADERS = ("NAME", "HOST", "DESIRED", "READY", "PANIC", "QUEUE", "STANDBY")
 REPLICA_HEADERS = ("NAME", "STATE", "DEVICE", "IN-FLIGHT", "AGE")
 
 
@@ -80,6 +80,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def standby_cell(standby: Any) -> str:
+    """The standby's state (starting, ready, none, disabled); its pid stays in the JSON."""
+    return _cell(standby.get("state")) if isinstance(standby, Mapping) else MISSING
+
+
 def service_row(service: Mapping[str, Any]) -> list[str]:
     return [
         _cell(service.get("name")),
@@ -88,6 +93,7 @@ def service_row(service: Mapping[str, Any]) -> list[str]:
         _cell(service.get("ready")),
         _cell(service.get("panic")),
         _cell(service.get("queue")),
+        standby_cell(service.get("standby")),
     ]
 
 

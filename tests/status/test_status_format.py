@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdserve.status import format_age, format_status, format_table
+from sdserve.status import format_age, format_status, format_table, standby_cell
 
 STATUS = {
     "services": [
@@ -19,6 +19,7 @@ STATUS = {
             "stable_concurrency": 1.5,
             "panic_concurrency": 2.0,
             "target": 1.0,
+            "standby": {"state": "ready", "pid": 4300},
             "replicas": [
                 {"id": "stable-diffusion-3f9a1c", "state": "ready", "device": "cpu",
                  "in_flight": 1, "started_at": 10.0, "uptime": 133.4, "pid": 4242},
@@ -73,8 +74,9 @@ def test_format_table_with_no_rows_is_the_header() -> None:
 def test_format_status_shows_services_then_their_replicas() -> None:
     assert format_status(STATUS) == (
         "NAME               HOST                                   "
-        "DESIRED   READY   PANIC   QUEUE\n"
-        "stable-diffusion   stable-diffusion.default.example.com   2         1       true    3\n"
+        "DESIRED   READY   PANIC   QUEUE   STANDBY\n"
+        "stable-diffusion   stable-diffusion.default.example.com   "
+        "2         1       true    3       ready\n"
         "\n"
         "Replicas of stable-diffusion:\n"
         "NAME                      STATE      DEVICE   IN-FLIGHT   AGE\n"
@@ -106,10 +108,26 @@ def test_format_status_several_services() -> None:
 
 def test_format_status_fills_missing_fields_with_a_dash() -> None:
     text = format_status({"services": [{"name": "s", "replicas": [{"id": "r"}]}]})
-    assert text.splitlines()[1].split() == ["s", "-", "-", "-", "-", "-"]
+    assert text.splitlines()[1].split() == ["s", "-", "-", "-", "-", "-", "-"]
     assert text.splitlines()[-1].split() == ["r", "-", "-", "-", "-"]
 
 
 def test_format_status_without_services() -> None:
     assert format_status({"services": []}) == "No services.\n"
     assert format_status({}) == "No services.\n"
+
+
+@pytest.mark.parametrize(
+    ("standby", "want"),
+    [
+        ({"state": "ready", "pid": 4300}, "ready"),
+        ({"state": "starting", "pid": 4301}, "starting"),
+        ({"state": "none", "pid": None}, "none"),
+        ({"state": "disabled", "pid": None}, "disabled"),
+        ({}, "-"),  # a state-less object
+        (None, "-"),  # a gateway that predates the standby field
+        ("ready", "-"),  # not an object
+    ],
+)
+def test_standby_cell_is_the_state_or_a_dash(standby: object, want: str) -> None:
+    assert standby_cell(standby) == want

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdserve.gateway.stats import RequestStats
-from sdserve.runtime.replica import Replica, ReplicaState
+from sdserve.runtime.replica import STANDBY_DISABLED, Replica, ReplicaState, StandbySnapshot
 from sdserve.spec import ServiceSpec
 
 
@@ -28,6 +28,8 @@ class ServiceView:
     concurrency: int  # requests holding a slot or waiting for one, now
     scale: Mapping[str, Any]  # the autoscaler's ScaleStatus.status(name)
     stats: RequestStats
+    # What the runtime says of the service's warm standby; a gateway given none has none.
+    standby: StandbySnapshot = STANDBY_DISABLED
 
     def count(self, state: ReplicaState) -> int:
         return sum(view.replica.state is state for view in self.replicas)
@@ -51,6 +53,7 @@ def status_document(services: list[ServiceView], *, now: float) -> dict[str, Any
                 "target": view.scale.get("target"),
                 "excess_burst_capacity": view.scale.get("excess_burst_capacity"),
                 "container_concurrency": view.spec.container_concurrency,
+                "standby": {"state": view.standby.state.value, "pid": view.standby.pid},
                 "replicas": [
                     {
                         "id": r.replica.id,

@@ -24,3 +24,21 @@ class Replica:
     state: ReplicaState
     started_at: float  # time.monotonic() when it was spawned, or handed over as a standby
     pid: int | None = None
+
+
+class StandbyState(str, enum.Enum):
+    DISABLED = "disabled"  # the service keeps no standby (off, or a custom worker command)
+    NONE = "none"  # none now: held back after a hand-over, by a back-off, or at close
+    STARTING = "starting"  # importing torch and the worker
+    READY = "ready"  # warm: the next replica start takes it over
+
+
+@dataclass(frozen=True)
+class StandbySnapshot:
+    """A service's warm standby as the runtime sees it now (see runtime/standby.py)."""
+
+    state: StandbyState
+    pid: int | None = None  # the standby process, while it is starting or ready
+
+
+STANDBY_DISABLED = StandbySnapshot(StandbyState.DISABLED)

@@ -6,7 +6,8 @@ task that probes it to READY, watches it while it lives, and publishes STOPPED w
 its process exits. Every state change is published through `on_change`.
 
 Given a `standby_command`, the set also keeps one warm standby (standby.py) and
-starts each new replica from it when it is ready, cold otherwise.
+starts each new replica from it when it is ready, cold otherwise. The standby
+that replaces a handed-over one starts only once that replica is READY (or gone).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from sdserve.runtime.probes import (
     liveness_period,
     readiness_period,
 )
-from sdserve.runtime.replica import Replica, ReplicaState
+from sdserve.runtime.replica import STANDBY_DISABLED, Replica, ReplicaState, StandbySnapshot
 from sdserve.runtime.standby import Standby
 from sdserve.spec.types import ServiceSpec
 
@@ -103,6 +104,7 @@ class ReplicaSet:
             Standby(standby_command, on_change=self._wake.set, clock=clock)
             if standby_command else None
         )
+        self._heir: str | None = None  # the replica that took the last standby over
 
     @property
     def replicas(self) -> list[Replica]:
@@ -110,9 +112,9 @@ class ReplicaSet:
         return [member.replica for member in self._members.values()]
 
     @property
-    def standby_pid(self) -> int | None:
-        """The warm standby the next replica start would use, if one is ready."""
-        return self._standby.ready_pid if self._standby is not None else None
+    def standby(self) -> StandbySnapshot:
+        """The warm standby the next replica start would use, as /-/status shows it."""
+        return self._standby.snapshot if self._standby is not None else STANDBY_DISABLED
 
     async def scale(self, desired: int) -> None:
         """Ask for `desired` live replicas; starting and draining happen in the background."""
@@ -160,7 +162,7 @@ class ReplicaSet:
                     break
             for replica_id in decision.stop:
                 self._begin_drain(self._members[replica_id])
-            # After the starts, so that one that took the standby gets it replaced now.
+            # After the starts and drains, which may end a wait for the standby's heir.
             standby_wait = await self._keep_standby()
             waits = [w for w in (decision.wake_in, standby_wait) if w is not None]
             with contextlib.suppress(asyncio.TimeoutError):
@@ -182,6 +184,8 @@ class ReplicaSet:
             proc = None
             if self._standby is not None:
                 proc = await self._standby.hand_over(port, env, replica_id)
+                if proc is not None:
+                    self._heir = replica_id
             if proc is None:
                 proc = await process.spawn(self._command, env)
         except OSError as error:
@@ -204,11 +208,21 @@ class ReplicaSet:
         return True
 
     async def _keep_standby(self) -> float | None:
-        if self._standby is None:
+        if self._standby is None or self._heir_is_starting():
             return None
         # The environment every replica shares, so that what the standby's imports
         # read is what a cold replica's would have read.
         return await self._standby.keep(shared_env(self._replica_env(port=0, device=CPU)))
+
+    def _heir_is_starting(self) -> bool:
+        """Whether the replica that took the last standby still loads its model.
+
+        A new standby's imports compete for the cores with that replica's model load
+        and its first request: on a 2-core host they made SD 1.5's scale from zero
+        4.8 s slower. So the replacement waits until the heir is READY, draining or
+        gone (its READY wakes the reconcile loop)."""
+        heir = self._members.get(self._heir) if self._heir is not None else None
+        return heir is not None and heir.replica.state is ReplicaState.STARTING
 
     def _replica_env(self, *, port: int, device: str) -> dict[str, str]:
         return replica_env(
@@ -266,6 +280,7 @@ class ReplicaSet:
             return
         self._crashes = 0
         self._publish(member, ReplicaState.READY)
+        self._wake.set()  # a standby held back for this replica may start now
         record = ProbeRecord()
         while record.verdict(self._probe) is not Verdict.FAILING:
             await asyncio.sleep(liveness_period(self._probe))

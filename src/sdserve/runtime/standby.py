@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sdserve.runtime import process
 from sdserve.runtime.backoff import restart_delay
+from sdserve.runtime.replica import StandbySnapshot, StandbyState
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,12 @@ class Standby:
         self._watches: set[asyncio.Task[None]] = set()
 
     @property
-    def ready_pid(self) -> int | None:
-        """The pid of the standby a hand-over would use now, if any."""
-        return self._process.pid if self._process is not None and self._ready else None
+    def snapshot(self) -> StandbySnapshot:
+        """What /-/status shows: starting or ready with its pid, or none."""
+        if self._process is None:
+            return StandbySnapshot(StandbyState.NONE)
+        state = StandbyState.READY if self._ready else StandbyState.STARTING
+        return StandbySnapshot(state, self._process.pid)
 
     async def keep(self, env: Mapping[str, str]) -> float | None:
         """Start a standby under `env` if none is starting or ready; returns the seconds
