@@ -5,8 +5,7 @@ KPA, containerConcurrency 1) with minScale 0, maxScale 1, initial scale 0 and
 short windows (stable window 6 s, scale-to-zero grace 1 s), and the seed's TCP
 readiness probe without its 5 s initialDelaySeconds (that delay is the
 manifest's choice, not a start-up cost). Then, per repetition:
-  1. waits until /-/status shows no replica (and, standby on, until the standby
-     is warm: its main thread blocked reading the hand-over from stdin);
+  1. waits until /-/status shows no replica (and, standby on, its standby "ready");
   2. sends one request: the gateway holds it while a replica starts (cold);
   3. sends one more at once (warm); cold - warm = what scale from zero adds;
 and reads from /-/status when the replica started (spawn or hand-over) and how
@@ -52,7 +51,6 @@ PROMPT = "a photograph of an astronaut riding a horse on the moon"
 STATUS_POLL_S = 0.02
 START_TIMEOUT_S = 60
 SCALE_TIMEOUT_S = 300
-READ_STDIN = "0 0x0 "  # /proc/PID/syscall of a thread blocked in read(0, ...)
 
 
 def service_yaml(folder: Path) -> Path:
@@ -78,23 +76,16 @@ def model_path(name: str) -> str:
     return str(full_checkpoint())
 
 
-def children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(child) for child in f.read().split()]
-
-
-def standby_is_warm(serve_pid: int) -> bool:
-    """A `--standby` child of the server whose main thread waits on stdin for its hand-over
-    (worker/standby.py reads stdin only after it has printed 'ready')."""
-    for pid in children(serve_pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            syscall = Path(f"/proc/{pid}/syscall").read_text()
-        except OSError:
-            continue
-        if b"--standby" in command and syscall.startswith(READ_STDIN):
-            return True
-    return False
+def scaled_to_zero(status: dict, standby: bool) -> bool:
+    """No replica left and, standby on, the standby warm, as /-/status reports them."""
+    if status["replicas"]:
+        return False
+    if not standby:
+        return True
+    state = status["standby"]["state"]
+    if state == "disabled":
+        raise RuntimeError("/-/status reports the standby disabled under --standby")
+    return state == "ready"
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
@@ -158,9 +149,7 @@ def run_mode(args: argparse.Namespace, model: str, spec: Path, standby: bool, lo
         wait_until(lambda: _answers(url), START_TIMEOUT_S, "sdserve serve to listen")
         runs = []
         for _ in range(args.repeat):
-            wait_for(url, lambda s: not s["replicas"], SCALE_TIMEOUT_S)
-            if standby:
-                wait_until(lambda: standby_is_warm(server.pid), SCALE_TIMEOUT_S, "a warm standby")
+            wait_for(url, lambda s: scaled_to_zero(s, standby), SCALE_TIMEOUT_S)
             runs.append(once(url, body))
         return runs
     finally:
