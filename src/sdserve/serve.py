@@ -146,6 +146,7 @@ async def serve(services: Sequence[ServiceSpec], args: argparse.Namespace) -> No
         secret=secrets.token_bytes(32),
         poke=autoscaler.poke,
         scale_status=autoscaler,
+        standby=lambda service: replica_sets[service].standby,
     )
 
     app = gateway.app()

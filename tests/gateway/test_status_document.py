@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from sdserve.gateway.gateway import Gateway
 from sdserve.gateway.stats import RequestStats
 from sdserve.gateway.views import ServiceView, status_document
 from sdserve.runtime.replica import STANDBY_DISABLED, StandbySnapshot, StandbyState
 from sdserve.spec import ServiceSpec
+from tests.gateway.conftest import SECRET, StaticScaleStatus, spec
 
 
 def view(**given: object) -> ServiceView:
@@ -40,3 +42,11 @@ def test_each_service_reports_its_standby(standby: StandbySnapshot, want: dict) 
 def test_a_view_without_a_standby_reports_it_disabled() -> None:
     (service,) = status_document([view()], now=0.0)["services"]
     assert service["standby"] == {"state": "disabled", "pid": None}
+
+
+def test_the_gateway_asks_the_runtime_for_each_services_standby() -> None:
+    standbys = {"a": StandbySnapshot(StandbyState.READY, 7),
+                "b": StandbySnapshot(StandbyState.NONE)}
+    gateway = Gateway([spec("a"), spec("b")], secret=SECRET, poke=lambda service: None,
+                      scale_status=StaticScaleStatus(), standby=standbys.__getitem__)
+    assert {v.spec.name: v.standby for v in gateway.views()} == standbys

@@ -36,7 +36,7 @@ from sdserve.gateway.upstream import (
     read_body,
 )
 from sdserve.gateway.views import ReplicaView, ServiceView
-from sdserve.runtime.replica import Replica, ReplicaState
+from sdserve.runtime.replica import STANDBY_DISABLED, Replica, ReplicaState, StandbySnapshot
 from sdserve.spec import ServiceSpec
 
 log = logging.getLogger("sdserve.gateway")
@@ -91,6 +91,7 @@ class Gateway:
         secret: bytes,
         poke: Callable[[str], None],
         scale_status: ScaleStatus,
+        standby: Callable[[str], StandbySnapshot] = lambda service: STANDBY_DISABLED,
         queue_limit: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -101,6 +102,7 @@ class Gateway:
         self._secret = secret
         self._poke = poke
         self._scale_status = scale_status
+        self._standby = standby  # per service, what the runtime says of its warm standby
         self._clock = clock
         now = clock()
         self._services = {
@@ -166,6 +168,7 @@ class Gateway:
                 concurrency=s.meter.level,
                 scale=self._scale_of(s.spec.name),
                 stats=s.stats,
+                standby=self._standby(s.spec.name),
             )
             for s in self._services.values()
         ]
