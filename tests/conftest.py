@@ -1,13 +1,22 @@
 """Fixtures shared across test packages: a headless Debian chromium and the
-screenshots folder (`artifacts/screenshots/`, kept as CI artifacts)."""
+screenshots folder (`artifacts/screenshots/`, kept as CI artifacts).
+
+Engines built in the test process get the batch-invariant fp32 the worker sets up
+for itself (engine/batching.py), which must happen before torch's first MKL call.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from sdserve.engine.batching import batch_invariant_environment
+
+batch_invariant_environment(os.environ)
 
 CHROMIUM = "/usr/bin/chromium"
 # As root in a sandbox with no network: no sandboxing, no GPU, no background calls home.

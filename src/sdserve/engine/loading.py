@@ -85,6 +85,11 @@ def for_speed(pipe: Any, precision: Precision) -> None:
         if getattr(pipe.vae, part, None) is not None:
             cast_inputs(getattr(pipe.vae, part), precision.vae)
     cast_outputs(pipe.vae.decoder, torch.float32)
+    # One image per VAE encode/decode: oneDNN's convolutions give batch 1 other last
+    # bits than batch >= 2 (measured on the shipped tiny model), and a request's images
+    # must not depend on what shares its call (batching) or its batch_size. The VAE
+    # gains little from batching on a CPU; it also caps the decode's peak memory.
+    pipe.vae.enable_slicing()
 
 
 def load(source: Source, device: str, precision: Precision, fast: bool = True) -> LoadedModel:
