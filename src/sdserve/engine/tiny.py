@@ -1,14 +1,14 @@
-"""Build the `tiny` models: small SD-1.x-architecture pipelines with random weights.
+"""Build `tiny-b`: a small SD-1.x-architecture pipeline with random weights.
 
-They have every part of a real Stable Diffusion pipeline (CLIP text encoder with
+It has every part of a real Stable Diffusion pipeline (CLIP text encoder with
 the real tokenizer, a cross-attention UNet, a VAE with the real x8 latent
-factor), only narrow, so that tests and `--model tiny` run in well under a
-second on a CPU. A fixed seed makes the build deterministic:
+factor), only narrow: a second shipped model, so that switching models can be
+tested and tried offline. (The default, `tiny`, is the trained shapes model:
+sdserve.tinysd.) A fixed seed makes the build deterministic:
 
-    python -m sdserve.engine.tiny --out src/sdserve/models/tiny --seed 0
     python -m sdserve.engine.tiny --out src/sdserve/models/tiny-b --seed 1
 
-Each folder is a diffusers pipeline folder and also holds `tiny.safetensors`,
+The folder is a diffusers pipeline folder and also holds `tiny.safetensors`,
 the same weights as a single A1111-style checkpoint with the original SD keys.
 """
 
