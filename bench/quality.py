@@ -17,11 +17,12 @@ CFG 7) on one thread, in CPU seconds (goal: at most 5 s of one core).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
 
-from sdserve.engine import Engine, GenerationRequest
+from sdserve.engine import Engine, EngineError, GenerationRequest
 from sdserve.tinysd.checker import Verdict, check
 from sdserve.tinysd.dataset import prompt_grid
 
@@ -79,8 +80,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cost", action="store_true", help="also measure a default request")
     args = parser.parse_args()
-    engine = Engine(dtype=args.dtype, threads=args.threads)
-    engine.load(args.model)
+    try:
+        engine = Engine(dtype=args.dtype, threads=args.threads)
+        engine.load(args.model)
+    except (EngineError, ValueError) as error:
+        print(f"quality.py: {error}", file=sys.stderr)
+        return 2
     grid = prompt_grid()
     rows, counts = {}, {}
     for size in args.sizes:

@@ -1,0 +1,28 @@
+"""bench/quality.py runs over the whole prompt grid and prints its table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
+
+
+@pytest.mark.slow
+def test_grid_at_64_px_prints_the_table():
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--sizes", "64", "--seeds", "1", "--steps", "4"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 64 | 72 |")]
+    assert len(rows) == 1, done.stdout
+    assert "tiny [" in done.stdout  # the default model, by its A1111 title
+
+
+def test_a_bad_model_is_an_error_naming_it():
+    done = subprocess.run([sys.executable, str(BENCH), "--model", "no-such-model"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "no-such-model" in done.stderr and "Traceback" not in done.stderr
