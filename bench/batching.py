@@ -19,12 +19,11 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from seed import HOST, free_port, get_status, wait_for
+from seed import HOST, free_port, wait_for, wait_listening
 
 # The seed's Service, as sdserve ships it (`sdserve serve` without -f serves it).
 SEED_YAML = Path(__file__).resolve().parents[1] / "src" / "sdserve" / "spec" / "seed.yaml"
@@ -73,7 +72,7 @@ def measure(seed: dict, concurrency: int, args: argparse.Namespace) -> dict:
             [sys.executable, "-m", "sdserve", "serve", "-f", str(spec), "--port", str(port),
              "--model", args.model], stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_listening(url, STARTUP_S)
+            wait_listening(url, STARTUP_S)
             wait_for(url, lambda s: s["ready"] == 1, STARTUP_S)
             # Warm up: first calls pay for lazy initialisation inside the replica.
             hey_post(url, body, requests=2 * concurrency, concurrency=2 * concurrency)
@@ -86,18 +85,6 @@ def measure(seed: dict, concurrency: int, args: argparse.Namespace) -> dict:
     return {"container_concurrency": concurrency, "hey_c": 2 * concurrency,
             "requests": args.requests, "ok": run["ok"], "images_per_s": round(images, 3),
             "mean_latency_s": round(run["mean_s"], 3)}
-
-
-def _wait_listening(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            get_status(url)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def main() -> int:

@@ -32,12 +32,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
 
-from seed import HOST, free_port, get_status, wait_for
+from seed import free_port, get_status, timed_request, wait_for, wait_listening
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_YAML = REPO / "src" / "sdserve" / "spec" / "seed.yaml"
@@ -88,26 +87,6 @@ def scaled_to_zero(status: dict, standby: bool) -> bool:
     return state == "ready"
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def timed_request(url: str, body: bytes) -> float:
-    request = urllib.request.Request(
-        url + "/sdapi/v1/txt2img", data=body, method="POST",
-        headers={"Content-Type": "application/json", "Host": HOST},
-    )
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=600) as response:
-        response.read()
-        assert response.status == 200, response.status
-    return time.perf_counter() - started
-
-
 def watch_start(url: str, sent: float, stop: threading.Event, out: dict) -> None:
     """From the request's send to the replica's start (its started_at: spawn or hand-over,
     on the monotonic clock the server shares with us), and from there until /-/status
@@ -146,7 +125,7 @@ def run_mode(args: argparse.Namespace, model: str, spec: Path, standby: bool, lo
     body = json.dumps({"prompt": PROMPT, "seed": 1234, **REQUESTS[args.model]}).encode()
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_until(lambda: _answers(url), START_TIMEOUT_S, "sdserve serve to listen")
+        wait_listening(url, START_TIMEOUT_S)
         runs = []
         for _ in range(args.repeat):
             wait_for(url, lambda s: scaled_to_zero(s, standby), SCALE_TIMEOUT_S)
@@ -155,14 +134,6 @@ def run_mode(args: argparse.Namespace, model: str, spec: Path, standby: bool, lo
     finally:
         server.terminate()
         server.wait(timeout=120)
-
-
-def _answers(url: str) -> bool:
-    try:
-        get_status(url)
-        return True
-    except OSError:
-        return False
 
 
 def summary(runs: list[dict]) -> dict:

@@ -47,6 +47,19 @@ def get_status(url: str) -> dict:
         return json.load(response)["services"][0]
 
 
+def wait_listening(url: str, timeout: float) -> None:
+    """Until `sdserve serve` answers /-/status (it has just been started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            get_status(url)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def wait_for(url: str, predicate, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -108,15 +121,7 @@ def run_hey(url: str) -> tuple[float, str, list[int]]:
 
 
 def measure(url: str, args: argparse.Namespace) -> dict:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            get_status(url)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    wait_listening(url, 30)
     # Cold start from zero: let the initial replica come and go.
     wait_for(url, lambda s: s["ready"] == 1, 120)
     wait_for(url, lambda s: not s["replicas"], 120)
