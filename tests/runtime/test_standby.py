@@ -41,16 +41,26 @@ def ready_standby(replica_set: ReplicaSet) -> int | None:
     return snapshot.pid if snapshot.state is StandbyState.READY else None
 
 
+async def warm_standby(replica_set: ReplicaSet) -> int:
+    """Start the set at zero replicas and wait for its standby; returns the standby's pid."""
+    await replica_set.scale(0)
+    await until(lambda: ready_standby(replica_set))
+    return ready_standby(replica_set)
+
+
+async def one_ready_replica(replica_set: ReplicaSet, watcher):
+    await replica_set.scale(1)
+    await watcher.until(lambda: watcher.count(READY) == 1)
+    (replica,) = replica_set.replicas
+    return replica
+
+
 @pytest.mark.slow
 async def test_scale_from_zero_uses_the_standby_and_a_fresh_one_replaces_it(make_set, watcher):
     before = children()
     replica_set = make_set(command=REAL_WORKER, standby_command=[*REAL_WORKER, "--standby"])
-    await replica_set.scale(0)
-    await until(lambda: ready_standby(replica_set))
-    standby = ready_standby(replica_set)
-    await replica_set.scale(1)
-    await watcher.until(lambda: watcher.count(READY) == 1)
-    (replica,) = replica_set.replicas
+    standby = await warm_standby(replica_set)
+    replica = await one_ready_replica(replica_set, watcher)
     assert replica.pid == standby
     await until(lambda: ready_standby(replica_set) not in (None, standby))
     fresh = ready_standby(replica_set)
@@ -62,14 +72,10 @@ async def test_scale_from_zero_uses_the_standby_and_a_fresh_one_replaces_it(make
 @pytest.mark.slow
 async def test_a_dead_standby_is_replaced(make_set, watcher):
     replica_set = make_set(standby_command=DOUBLE)
-    await replica_set.scale(0)
-    await until(lambda: ready_standby(replica_set))
-    first = ready_standby(replica_set)
+    first = await warm_standby(replica_set)
     psutil.Process(first).kill()
     await until(lambda: ready_standby(replica_set) not in (None, first))
-    await replica_set.scale(1)
-    await watcher.until(lambda: watcher.count(READY) == 1)
-    (replica,) = replica_set.replicas
+    replica = await one_ready_replica(replica_set, watcher)
     assert "tests.runtime.standby_double" in cmdline(replica.pid)
 
 
@@ -79,9 +85,7 @@ async def test_a_start_does_not_wait_for_a_standby_that_is_not_ready(make_set, w
     replica_set = make_set(standby_command=[*DOUBLE, "--never-ready"])
     await replica_set.scale(0)
     await until(lambda: len(children() - before) == 1)
-    await replica_set.scale(1)
-    await watcher.until(lambda: watcher.count(READY) == 1)
-    (replica,) = replica_set.replicas
+    replica = await one_ready_replica(replica_set, watcher)
     assert "sdserve.testing.sleep_worker" in cmdline(replica.pid)  # started cold
     assert replica_set.standby.state is StandbyState.STARTING
     await replica_set.close()
@@ -91,11 +95,8 @@ async def test_a_start_does_not_wait_for_a_standby_that_is_not_ready(make_set, w
 @pytest.mark.slow
 async def test_replicas_born_from_standbys_stop_and_restart_like_any(make_set, watcher):
     replica_set = make_set(standby_command=DOUBLE)
-    await replica_set.scale(0)
-    await until(lambda: ready_standby(replica_set))
-    await replica_set.scale(1)
-    await watcher.until(lambda: watcher.count(READY) == 1)
-    (first,) = replica_set.replicas
+    await warm_standby(replica_set)
+    first = await one_ready_replica(replica_set, watcher)
     psutil.Process(first.pid).kill()
     await watcher.until(lambda: watcher.latest()[first.id].state is STOPPED)
     await watcher.until(lambda: watcher.count(READY) == 1)
@@ -124,9 +125,7 @@ SETTLE = 1.0
 async def handed_over_and_held(make_set, watcher, release) -> tuple[ReplicaSet, int]:
     """A set whose standby became its one replica, which is not READY until `release`."""
     replica_set = make_set(standby_command=[*DOUBLE, "--hold-until", str(release)])
-    await replica_set.scale(0)
-    await until(lambda: ready_standby(replica_set))
-    standby = ready_standby(replica_set)
+    standby = await warm_standby(replica_set)
     await replica_set.scale(1)
     await watcher.until(lambda: watcher.count(STARTING) == 1)
     (replica,) = replica_set.replicas
