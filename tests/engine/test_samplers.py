@@ -45,3 +45,18 @@ def test_karras_sets_karras_sigmas_where_supported():
 
 def test_entries_list_every_sampler():
     assert [e["name"] for e in sampler_entries()] == [s.name for s in SAMPLERS]
+
+
+@pytest.mark.parametrize("name", ["DDIM", "PLMS", "LCM"])
+def test_a_silent_config_gets_sds_values_not_the_class_defaults(name):
+    """BASE says nothing of clipping, as the shipped tiny and SDXL configs do not:
+    DDIMScheduler's own default would clip every x0 estimate to [-1, 1]."""
+    sampler, schedule = resolve(name)
+    config = make_scheduler(BASE, sampler, schedule).config
+    assert not config.get("clip_sample", False)
+    assert not config.get("set_alpha_to_one", False)
+
+
+def test_a_config_that_speaks_wins():
+    sampler, schedule = resolve("DDIM")
+    assert make_scheduler({**BASE, "clip_sample": True}, sampler, schedule).config.clip_sample

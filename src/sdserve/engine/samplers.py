@@ -110,6 +110,12 @@ def resolve(sampler_name: str, scheduler: str = "Automatic") -> tuple[Sampler, S
     return sampler, schedule
 
 
+# Where a model's scheduler config is silent, Stable Diffusion's values, not the diffusers
+# class defaults: DDIMScheduler's own defaults clip each x0 estimate to [-1, 1] (meant for
+# pixel-space models), which wrecks SD latents. A1111 never clips. Configs that speak win.
+SD_SCHEDULER_DEFAULTS: dict[str, Any] = {"clip_sample": False, "set_alpha_to_one": False}
+
+
 def make_scheduler(base_config: dict[str, Any], sampler: Sampler, schedule: Schedule) -> Any:
     """A fresh diffusers scheduler for one request, from the model's own noise schedule."""
     import diffusers
@@ -117,11 +123,8 @@ def make_scheduler(base_config: dict[str, Any], sampler: Sampler, schedule: Sche
     cls = getattr(diffusers, sampler.scheduler_class)
     accepted = inspect.signature(cls.__init__).parameters
     # Schedules only apply where the scheduler supports them (DDIM has no Karras sigmas).
-    overrides = {
-        k: v for k, v in {**sampler.config, **schedule.config}.items() if k in accepted
-    }
-    known = {k: v for k, v in base_config.items() if k in accepted}
-    return cls.from_config({**known, **overrides})
+    config = {**SD_SCHEDULER_DEFAULTS, **base_config, **sampler.config, **schedule.config}
+    return cls.from_config({k: v for k, v in config.items() if k in accepted})
 
 
 def sampler_entries() -> list[dict]:
