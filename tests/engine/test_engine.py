@@ -161,3 +161,11 @@ def test_hub_id_offline_names_the_fix(monkeypatch, tmp_path):
     engine = Engine()
     with pytest.raises(ModelLoadError, match="download it first"):
         engine.load("sdserve-tests/not-a-model")
+
+
+@pytest.mark.parametrize("steps", [1, 4, 20, 49, 50, 150])
+def test_at_least_one_img2img_step(steps):
+    from sdserve.engine.generation import at_least_one_step
+
+    assert int(steps * at_least_one_step(0.0, steps)) == 1
+    assert at_least_one_step(0.5, steps) == max(0.5, at_least_one_step(0.0, steps))

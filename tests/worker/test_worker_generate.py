@@ -102,6 +102,15 @@ def test_img2img(client):
     assert json.loads(body["info"])["denoising_strength"] == 0.5
 
 
+def test_img2img_at_strength_zero_gives_the_init_image_back(client):
+    """A1111 still takes one step at the lowest noise; diffusers took none and failed (500)."""
+    body = img2img(client, denoising_strength=0.0)
+    pixels = Image.open(io.BytesIO(png_bytes(body["images"][0]))).convert("RGB")
+    red = sum(pixels.getpixel((x, y))[0] for x in range(0, 64, 8) for y in range(0, 64, 8))
+    assert red / 64 > 150  # the init is (200, 30, 30)
+    assert json.loads(body["info"])["denoising_strength"] == 0.0
+
+
 def test_img2img_accepts_a_data_url(client):
     init = "data:image/png;base64," + b64_image(Image.new("RGB", (64, 64), (0, 90, 0)))
     assert len(img2img(client, init_images=[init])["images"]) == 1

@@ -14,6 +14,7 @@ batch of one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,11 +155,22 @@ def _batch_arguments(shares: list[_Share], model: LoadedModel) -> tuple[Any, dic
     inits = [images.prepare_init_image(request.init_images[i % len(request.init_images)],
                                        request.width, request.height, request.resize_mode)
              for i in batch]
-    args.update(image=inits, strength=request.denoising_strength)
+    args.update(image=inits, strength=at_least_one_step(request.denoising_strength, first.steps))
     if request.mask is None:
         return model.img2img, args
     args["mask_image"] = [_mask(request)] * len(batch)
     return model.inpaint, args
+
+
+def at_least_one_step(strength: float, steps: int) -> float:
+    """The strength diffusers gets: it runs int(steps * strength) steps and fails with none,
+    where A1111 still takes one step at the lowest noise level (strength 0 gives back the
+    init image, through the VAE). The floor is the smallest float that gives one step
+    (49 * (1 / 49) < 1 in floats)."""
+    floor = 1.0 / steps
+    while int(steps * floor) < 1:
+        floor = math.nextafter(floor, 2.0)
+    return max(strength, floor)
 
 
 def _mask(request: GenerationRequest) -> Image.Image:
