@@ -10,13 +10,20 @@ Goals (issue 9): colour >= 95 %, background >= 95 %, shape >= 85 %, position >= 
 With --cost it also measures one request at A1111's defaults (512x512, 50 steps,
 CFG 7) on one thread, in CPU seconds (goal: at most 5 s of one core).
 
+With --retention it tells where shapes get lost: each grid prompt's own picture, drawn
+exactly, goes through img2img at each strength (0 is the VAE's round trip alone), and
+the table gives the share still judged right. A strength of 0.3 only re-draws the
+finest detail, so a shape lost there is lost by the UNet's last sampling steps.
+
     .venv/bin/python bench/quality.py [--sizes 64 256 512] [--seeds 3] [--steps 20]
-        [--cfg 7] [--model tiny] [--dtype auto] [--cost]
+        [--cfg 7] [--sampler "Euler a"] [--model tiny] [--dtype auto] [--cost]
+        [--retention 0 0.3 0.6]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 
@@ -24,7 +31,7 @@ import torch
 
 from sdserve.engine import Engine, EngineError, GenerationRequest
 from sdserve.tinysd.checker import Verdict, check
-from sdserve.tinysd.dataset import prompt_grid
+from sdserve.tinysd.dataset import layout, prompt_grid, render
 
 ASPECTS = ("colour", "background", "shape", "position")
 GOALS = {"colour": 0.95, "background": 0.95, "shape": 0.85, "position": 0.80}
@@ -51,10 +58,31 @@ def table(rows: dict[int, dict[str, float]], counts: dict[int, int]) -> str:
     return "\n".join(lines)
 
 
-def draw(engine: Engine, prompt: str, size: int, seeds: int, steps: int, cfg: float) -> list:
+def draw(engine: Engine, prompt: str, size: int, seeds: int, steps: int, cfg: float,
+         **extra) -> list:
     request = GenerationRequest(prompt=prompt, seed=0, batch_size=seeds, steps=steps,
-                                cfg_scale=cfg, width=size, height=size)
+                                cfg_scale=cfg, width=size, height=size, **extra)
     return engine.generate(request).images
+
+
+def retention_table(engine: Engine, sizes: list[int], strengths: list[float], steps: int,
+                    cfg: float, sampler: str) -> str:
+    """Share of the grid's exact pictures still judged right after img2img at each strength."""
+    lines = ["| size | strength | " + " | ".join(ASPECTS) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in ASPECTS) + " |"]
+    for size in sizes:
+        for strength in strengths:
+            verdicts = []
+            for number, caption in enumerate(prompt_grid()):
+                drawn = render(layout(caption, random.Random(number)), size)
+                # Strength 0 denoises nothing: the picture makes only the VAE's round trip.
+                images = draw(engine, caption.text, size, 1, steps, cfg, sampler_name=sampler,
+                              init_images=(drawn,), denoising_strength=strength)
+                verdicts.append(check(images[0], caption))
+            row = rates(verdicts)
+            lines.append(f"| {size} | {strength:g} | "
+                         + " | ".join(f"{row[a]:.0%}" for a in ASPECTS) + " |")
+    return "\n".join(lines)
 
 
 def cpu_seconds_at_defaults(engine: Engine) -> float:
@@ -75,10 +103,13 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 per prompt")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=7.0)
+    parser.add_argument("--sampler", default="Euler a", help="an A1111 sampler name")
     parser.add_argument("--model", default="tiny", help="a model name, folder or single file")
     parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cost", action="store_true", help="also measure a default request")
+    parser.add_argument("--retention", type=float, nargs="*", metavar="STRENGTH",
+                        help="also: the grid's exact pictures through img2img at these strengths")
     args = parser.parse_args()
     try:
         engine = Engine(dtype=args.dtype, threads=args.threads)
@@ -93,14 +124,19 @@ def main() -> int:
         verdicts = [
             check(image, caption)
             for caption in grid
-            for image in draw(engine, caption.text, size, args.seeds, args.steps, args.cfg)
+            for image in draw(engine, caption.text, size, args.seeds, args.steps, args.cfg,
+                              sampler_name=args.sampler)
         ]
         rows[size], counts[size] = rates(verdicts), len(verdicts)
         elapsed = time.monotonic() - start
         print(f"{size} px: {len(verdicts)} pictures in {elapsed:.0f} s", flush=True)
     print(f"\n{engine.current.title}, {engine.precision.label}: {len(grid)} prompts x "
-          f"seeds 0..{args.seeds - 1}, {args.steps} steps, CFG {args.cfg:g}\n")
+          f"seeds 0..{args.seeds - 1}, {args.sampler}, {args.steps} steps, CFG {args.cfg:g}\n")
     print(table(rows, counts))
+    if args.retention:
+        print(f"\nExact grid pictures through img2img ({args.sampler}, {args.steps} steps):\n")
+        print(retention_table(engine, args.sizes, args.retention, args.steps, args.cfg,
+                              args.sampler))
     if args.cost:
         print(f"\n512x512, 50 steps, CFG 7: {cpu_seconds_at_defaults(engine):.2f} CPU s (1 thread)")
     return 0

@@ -10,14 +10,19 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
 
 
 @pytest.mark.slow
-def test_grid_at_64_px_prints_the_table():
+def test_grid_at_64_px_prints_the_tables():
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "64", "--seeds", "1", "--steps", "4"],
+        [sys.executable, str(BENCH), "--sizes", "64", "--seeds", "1", "--steps", "4",
+         "--sampler", "DDIM", "--retention", "0"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 64 | 72 |")]
     assert len(rows) == 1, done.stdout
+    assert "DDIM, 4 steps" in done.stdout
+    # Strength 0 is the VAE's round trip of exact pictures: colours come back.
+    (retained,) = [line for line in done.stdout.splitlines() if line.startswith("| 64 | 0 |")]
+    assert retained.split("|")[3].strip() == "100%", done.stdout
     assert "tiny [" in done.stdout  # the default model, by its A1111 title
 
 
