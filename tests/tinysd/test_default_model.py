@@ -55,6 +55,18 @@ def test_other_samplers_draw_the_prompt_too(client, sampler):
     assert len(right) >= len(PROMPTS) - 1, verdicts
 
 
+@pytest.mark.parametrize("upscaler", ["Latent", "Lanczos"])
+def test_hires_fix_keeps_the_prompt(client, upscaler):
+    """64 px, then hires fix to 256 px: the second pass still draws what was asked."""
+    verdicts = {
+        p: check(txt2img(client, p, 64, enable_hr=True, hr_scale=4, hr_upscaler=upscaler),
+                 parse_caption(p))
+        for p in PROMPTS
+    }
+    right = [p for p, v in verdicts.items() if v.colour and v.background]
+    assert len(right) >= len(PROMPTS) - 1, verdicts
+
+
 def test_a_different_seed_gives_a_different_picture(client):
     a, b = (txt2img(client, PROMPTS[0], 64, seed=s) for s in (1, 2))
     assert a.tobytes() != b.tobytes()

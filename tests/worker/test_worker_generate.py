@@ -123,3 +123,31 @@ def test_inpainting_with_a_mask(client):
     inpainted = img2img(client, mask=b64_image(mask), mask_blur=2)
     assert len(inpainted["images"]) == 1
     assert inpainted["images"][0] != plain
+
+
+def test_hires_fix(client):
+    """The webui's hires fix: first pass at width x height, second at hr_scale times it."""
+    body = txt2img(client, enable_hr=True, hr_scale=2, denoising_strength=0.6,
+                   hr_second_pass_steps=4, hr_sampler_name="Use same sampler")
+    image = Image.open(io.BytesIO(png_bytes(body["images"][0])))
+    assert image.size == (128, 128)
+    info = json.loads(body["info"])
+    assert (info["width"], info["height"]) == (64, 64)
+    assert info["denoising_strength"] == 0.6
+    text = parse_infotext(info["infotexts"][0])
+    assert text["Hires upscale"] == "2" and text["Hires steps"] == "4"
+    assert text["Hires upscaler"] == "Latent"
+
+
+def test_hires_fix_to_an_explicit_size(client):
+    body = txt2img(client, enable_hr=True, hr_resize_x=128, hr_upscaler="Lanczos", height=32)
+    image = Image.open(io.BytesIO(png_bytes(body["images"][0])))
+    assert image.size == (128, 64)
+    assert parse_infotext(json.loads(body["info"])["infotexts"][0])["Hires resize"] == "128x64"
+
+
+def test_hires_fix_with_an_unknown_upscaler_is_a_422_listing_them(client):
+    r = client.post("/sdapi/v1/txt2img",
+                    json={**FAST, "enable_hr": True, "hr_upscaler": "ESRGAN_4x"})
+    assert r.status_code == 422, r.text
+    assert "hr_upscaler" in r.text and "Lanczos" in r.text

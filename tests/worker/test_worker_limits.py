@@ -18,7 +18,20 @@ def test_within_limits():
 def test_size_and_image_count_name_their_fields():
     assert fields(Txt2ImgBody(width=520, height=1024)) == ["width", "height"]
     assert fields(Txt2ImgBody(batch_size=3, n_iter=3)) == ["batch_size"]
-    assert fields(Txt2ImgBody(enable_hr=True)) == ["enable_hr"]
+
+
+
+def test_hires_fix_limits_name_their_fields():
+    # 512 px times the default hr_scale of 2 is above the maximum of 512
+    assert fields(Txt2ImgBody(enable_hr=True)) == ["hr_scale"]
+    assert fields(Txt2ImgBody(enable_hr=True, width=256, height=256)) == []
+    assert fields(Txt2ImgBody(enable_hr=True, width=256, hr_resize_x=600)) == ["hr_scale"]
+    assert fields(Txt2ImgBody(enable_hr=True, width=64, height=64,
+                              hr_checkpoint_name="other.safetensors")) == ["hr_checkpoint_name"]
+    assert fields(Txt2ImgBody(enable_hr=True, width=64, height=64,
+                              hr_checkpoint_name="Use same checkpoint")) == []
+    # without enable_hr the hr_* fields are ignored, as the webui does
+    assert fields(Txt2ImgBody(hr_scale=8.0)) == []
 
 
 def test_sampler_index_counts_only_without_sampler_name():

@@ -17,7 +17,7 @@ Measured on this project's CPU (torch 2.13 CPU build, MKL + oneDNN 3.12):
   still differs at batch 1 against batch >= 2, so a call whose UNet batch could be
   1 (no classifier-free guidance, CFG scale <= 1) is never shared, and the VAE
   decodes one image at a time (engine/loading.py).
-Only txt2img is shared; img2img and inpainting always run alone.
+Only txt2img without hires fix is shared; img2img, inpainting and hires fix run alone.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def batch_invariant_environment(env: MutableMapping[str, str]) -> None:
 
 def batch_key(request: GenerationRequest) -> Hashable | None:
     """Requests with equal keys may run as one call; None: this request runs alone."""
-    if request.init_images or request.mask is not None:
+    if request.init_images or request.mask is not None or request.hires is not None:
         return None
     if request.subseed_strength > 0 or request.cfg_scale <= 1:
         return None

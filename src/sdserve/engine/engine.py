@@ -82,6 +82,8 @@ class Engine:
     # -- generation -----------------------------------------------------------------
     def validate(self, request: GenerationRequest) -> None:
         samplers.resolve(request.sampler_name, request.scheduler)
+        if request.hires is not None:
+            generation.hires_sampler(request)
         for index, image in enumerate(request.init_images):
             try:
                 image.load()

@@ -8,7 +8,8 @@ batch of one.
 2. prepare the inputs (init images and mask for img2img / inpainting)
 3. for each round (batch j of every request's n_iter batches): noise, the
    denoising loop (with a per-step callback that reports progress and honours
-   interrupt / skip), decode, and hand each request its own images
+   interrupt / skip), decode, and hand each request its own images; with hires
+   fix, the upscale and the second (img2img) pass come between loop and decode
 4. write the A1111 infotext into every image
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 from PIL import Image
 
 from sdserve import __version__
-from sdserve.engine import batching, images, samplers, seeds
+from sdserve.engine import batching, hires, images, samplers, seeds
+from sdserve.engine.errors import InvalidRequest
 from sdserve.engine.infotext import NEGATIVE_PROMPT, PROMPT, format_infotext
 from sdserve.engine.loading import LoadedModel
 from sdserve.engine.preview import latent_preview
@@ -42,6 +44,19 @@ class Plan:
     seeds: list[int]
     subseeds: list[int]
     clip_skip: int  # A1111's value: 1 = the last layer (no skip)
+    hires_sampler: tuple[samplers.Sampler, samplers.Schedule] | None = None
+
+
+def hires_sampler(request: GenerationRequest) -> tuple[samplers.Sampler, samplers.Schedule]:
+    """The second pass's sampler (the first pass's unless the request names another);
+    raises InvalidRequest naming the hires field at fault."""
+    assert request.hires is not None
+    hires.check_upscaler(request.hires.upscaler)
+    try:
+        return samplers.resolve(request.hires.sampler_name or request.sampler_name,
+                                request.hires.scheduler or request.scheduler)
+    except InvalidRequest as error:
+        raise InvalidRequest("hr_" + error.field, error.message) from error
 
 
 def plan(request: GenerationRequest, random_seed: Callable[[], int]) -> Plan:
@@ -52,7 +67,7 @@ def plan(request: GenerationRequest, random_seed: Callable[[], int]) -> Plan:
     clip_skip = int(request.override_settings.get(CLIP_SKIP_SETTING, 1) or 1)
     return Plan(
         sampler, schedule, seeds.image_seeds(first, count), seeds.image_seeds(first_sub, count),
-        max(1, clip_skip),
+        max(1, clip_skip), hires_sampler(request) if request.hires is not None else None,
     )
 
 
@@ -73,6 +88,8 @@ def infotext(request: GenerationRequest, plan_: Plan, index: int, model: LoadedM
         params["Denoising strength"] = f"{request.denoising_strength:g}"
     if request.mask is not None:
         params["Mask blur"] = request.mask_blur
+    if request.hires is not None:
+        params.update(_hires_infotext(request.hires, plan_))
     if request.subseed_strength > 0:
         params["Variation seed"] = plan_.subseeds[index]
         params["Variation seed strength"] = f"{request.subseed_strength:g}"
@@ -80,6 +97,33 @@ def infotext(request: GenerationRequest, plan_: Plan, index: int, model: LoadedM
         params["Clip skip"] = plan_.clip_skip
     params["Version"] = f"sdserve {__version__}"
     return format_infotext(params)
+
+
+def _hires_infotext(settings: hires.Hires, plan_: Plan) -> dict[str, Any]:
+    """The webui's hires fields, in its order."""
+    params: dict[str, Any] = {"Denoising strength": f"{settings.denoising_strength:g}"}
+    if settings.scale is not None:
+        params["Hires upscale"] = f"{settings.scale:g}"
+    else:
+        params["Hires resize"] = f"{settings.width}x{settings.height}"
+    if settings.steps:
+        params["Hires steps"] = settings.steps
+    params["Hires upscaler"] = settings.upscaler
+    assert plan_.hires_sampler is not None
+    if plan_.hires_sampler[0] != plan_.sampler:
+        params["Hires sampler"] = plan_.hires_sampler[0].name
+    if settings.prompt:
+        params["Hires prompt"] = settings.prompt
+    return params
+
+
+def sampling_steps(request: GenerationRequest) -> int:
+    """Steps the request's denoising takes per batch, both hires passes counted."""
+    if request.hires is None:
+        return request.steps
+    second = request.hires.steps or request.steps
+    strength = at_least_one_step(request.hires.denoising_strength, second)
+    return request.steps + int(second * strength)
 
 
 class _StepWatch:
@@ -92,19 +136,24 @@ class _StepWatch:
         self.on_progress, self.should_interrupt, self.should_skip = (
             on_progress, should_interrupt, should_skip)
         self.interrupted = False
+        self.stopped = False  # interrupted or skipped
+        # Across hires fix's two calls progress counts on: steps before this call, and all.
+        self.steps_before, self.steps_in_all = 0, None
 
     def __call__(self, pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
         if self.on_progress is not None:
             latents = tensors["latents"]
             self.on_progress(Progress(
-                job_no=self.job_no, job_count=self.job_count, sampling_step=step + 1,
-                sampling_steps=pipe.num_timesteps,
+                job_no=self.job_no, job_count=self.job_count,
+                sampling_step=self.steps_before + step + 1,
+                sampling_steps=self.steps_in_all or pipe.num_timesteps,
                 preview=lambda: latent_preview(latents, self.model.latent_rgb),
             ))
         if self.should_interrupt():
-            self.interrupted = True
+            self.interrupted = self.stopped = True
             pipe._interrupt = True  # diffusers' documented way to stop the loop early
         elif self.should_skip():
+            self.stopped = True
             pipe._interrupt = True
         return tensors
 
@@ -173,6 +222,49 @@ def at_least_one_step(strength: float, steps: int) -> float:
     return max(strength, floor)
 
 
+def _second_pass(model: LoadedModel, share: _Share, first_args: dict[str, Any],
+                 latents: Any, watch: _StepWatch) -> list[Image.Image]:
+    """Hires fix after the first pass: upscale, then img2img at the target size with the
+    same seeds. A stopped first pass gives its own pictures back."""
+    request, settings = share.request, share.request.hires
+    assert settings is not None and share.plan.hires_sampler is not None
+    first = model.txt2img
+    if watch.stopped:
+        return _decode(first, latents)
+    if settings.is_latent:
+        upscaled = hires.upscale_latents(latents, settings)
+    else:
+        upscaled = hires.upscale_images(_decode(first, latents), settings)
+    steps = settings.steps or request.steps
+    args = {k: first_args[k] for k in ("prompt", "negative_prompt", "guidance_scale",
+                                       "clip_skip")}
+    count = len(args["prompt"])
+    if settings.prompt:
+        args["prompt"] = [settings.prompt] * count
+    if settings.negative_prompt:
+        args["negative_prompt"] = [settings.negative_prompt] * count
+    args.update(
+        image=upscaled, num_inference_steps=steps,
+        strength=at_least_one_step(settings.denoising_strength, steps),
+        generator=[seeds.cpu_generator(share.plan.seeds[i]) for i in share.images],
+    )
+    pipe = model.img2img
+    pipe.scheduler = samplers.make_scheduler(model.scheduler_config, *share.plan.hires_sampler)
+    watch.steps_before = request.steps
+    return pipe(**args, callback_on_step_end=watch, output_type="pil").images
+
+
+def _decode(pipe: Any, latents: Any) -> list[Image.Image]:
+    """The pipeline's own decode step, for latents a call returned undecoded."""
+    import torch
+
+    vae = pipe.vae
+    with torch.no_grad():
+        pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor,
+                            return_dict=False)[0]
+    return pipe.image_processor.postprocess(pixels, output_type="pil")
+
+
 def _mask(request: GenerationRequest) -> Image.Image:
     assert request.mask is not None
     return images.prepare_mask(request.mask, request.width, request.height,
@@ -231,11 +323,16 @@ def generate_batch(model: LoadedModel, requests: Sequence[GenerationRequest],
         pipe.scheduler = samplers.make_scheduler(model.scheduler_config, plans[0].sampler,
                                                  plans[0].schedule)
         if on_progress is not None:
-            on_progress(Progress(job_no, len(rounds), 0, requests[0].steps))
+            on_progress(Progress(job_no, len(rounds), 0, sampling_steps(requests[0])))
         watch = _StepWatch(model, job_no, len(rounds), on_progress, should_interrupt,
                            should_skip)
-        # 3. the denoising loop and decode
-        output = pipe(**args, callback_on_step_end=watch, output_type="pil").images
+        # 3. the denoising loop and decode (hires fix: upscale and a second pass first)
+        if requests[0].hires is None:
+            output = pipe(**args, callback_on_step_end=watch, output_type="pil").images
+        else:  # hires requests run alone (batching.batch_key)
+            watch.steps_in_all = sampling_steps(requests[0])
+            latents = pipe(**args, callback_on_step_end=watch, output_type="latent").images
+            output = _second_pass(model, shares[0], args, latents, watch)
         if "mask_image" in args:
             output = [images.overlay(img, init, args["mask_image"][0])
                       for img, init in zip(output, args["image"], strict=True)]

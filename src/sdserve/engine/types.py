@@ -13,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+from sdserve.engine.hires import Hires
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -36,6 +38,8 @@ class GenerationRequest:
     mask_blur: int = 4
     inpainting_mask_invert: bool = False
     resize_mode: int = 0
+    # txt2img's hires fix (A1111 `enable_hr`): a second pass at a larger size.
+    hires: Hires | None = None
     # Settings applied for this request only (A1111 `override_settings`).
     override_settings: dict[str, Any] = field(default_factory=dict)
 

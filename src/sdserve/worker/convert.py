@@ -7,8 +7,9 @@ from typing import Any
 from PIL import Image
 
 from sdserve import __version__
+from sdserve.engine import hires
 from sdserve.engine.types import GenerationRequest, GenerationResult, ModelInfo
-from sdserve.worker.schemas import GenerationBody, Img2ImgBody
+from sdserve.worker.schemas import GenerationBody, Img2ImgBody, Txt2ImgBody
 
 CHECKPOINT_OPTION = "sd_model_checkpoint"
 VERSION = f"sdserve {__version__}"
@@ -19,6 +20,31 @@ def split_checkpoint(settings: dict[str, Any] | None) -> tuple[str | None, dict[
     rest = dict(settings or {})
     checkpoint = rest.pop(CHECKPOINT_OPTION, None)
     return (str(checkpoint) if checkpoint else None), rest
+
+
+# The webui's words for "as in the first pass" in hr_sampler_name / hr_scheduler.
+SAME_SAMPLER = "Use same sampler"
+SAME_SCHEDULER = "Use same scheduler"
+
+
+def hires_size(body: Txt2ImgBody) -> tuple[int, int]:
+    return hires.target_size(body.width, body.height, body.hr_scale, body.hr_resize_x,
+                             body.hr_resize_y)
+
+
+def hires_settings(body: Txt2ImgBody) -> hires.Hires:
+    width, height = hires_size(body)
+    strength = body.denoising_strength
+    return hires.Hires(
+        width=width, height=height,
+        scale=None if body.hr_resize_x or body.hr_resize_y else body.hr_scale,
+        upscaler=body.hr_upscaler or hires.DEFAULT_UPSCALER,
+        steps=body.hr_second_pass_steps,
+        denoising_strength=hires.DEFAULT_DENOISING_STRENGTH if strength is None else strength,
+        sampler_name=None if body.hr_sampler_name == SAME_SAMPLER else body.hr_sampler_name,
+        scheduler=None if body.hr_scheduler == SAME_SCHEDULER else body.hr_scheduler,
+        prompt=body.hr_prompt, negative_prompt=body.hr_negative_prompt,
+    )
 
 
 def generation_request(
@@ -55,6 +81,8 @@ def generation_request(
             inpainting_mask_invert=bool(body.inpainting_mask_invert),
             resize_mode=body.resize_mode,
         )
+    elif isinstance(body, Txt2ImgBody) and body.enable_hr:
+        common["hires"] = hires_settings(body)
     return GenerationRequest(**common)
 
 
@@ -76,6 +104,8 @@ def info_document(
 ) -> dict[str, Any]:
     """The object the webui serialises into the response's `info` string."""
     denoising = body.denoising_strength if isinstance(body, Img2ImgBody) else None
+    if isinstance(body, Txt2ImgBody) and body.enable_hr:
+        denoising = hires_settings(body).denoising_strength
     return {
         "prompt": result.prompts[0] if result.prompts else body.prompt,
         "all_prompts": result.prompts,

@@ -6,7 +6,11 @@ depend on the worker's settings, so they are checked after parsing.
 
 from __future__ import annotations
 
+from sdserve.worker.convert import hires_size
 from sdserve.worker.schemas import GenerationBody, Txt2ImgBody
+
+# The webui's word for "the first pass's checkpoint"; another checkpoint is not supported.
+SAME_CHECKPOINT = "Use same checkpoint"
 
 
 def limit_violations(
@@ -27,5 +31,11 @@ def limit_violations(
             )
         )
     if isinstance(body, Txt2ImgBody) and body.enable_hr:
-        problems.append(("enable_hr", "hires fix is not supported by this worker"))
+        width, height = hires_size(body)
+        if max(width, height) > max_size:
+            problems.append(("hr_scale", f"hires fix's size {width}x{height} is above the "
+                                         f"maximum of {max_size}"))
+        if body.hr_checkpoint_name not in (None, "", SAME_CHECKPOINT):
+            problems.append(("hr_checkpoint_name",
+                             "a second checkpoint for hires fix is not supported"))
     return problems

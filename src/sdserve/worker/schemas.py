@@ -70,14 +70,14 @@ class GenerationBody(_Lenient):
 
 class Txt2ImgBody(GenerationBody):
     enable_hr: bool = False
-    denoising_strength: float | None = None
+    denoising_strength: float | None = Field(None, ge=0.0, le=1.0)  # hires fix's
     firstphase_width: int = 0
     firstphase_height: int = 0
-    hr_scale: float = 2.0
+    hr_scale: float = Field(2.0, gt=0.0)
     hr_upscaler: str | None = None
-    hr_second_pass_steps: int = 0
-    hr_resize_x: int = 0
-    hr_resize_y: int = 0
+    hr_second_pass_steps: int = Field(0, ge=0, le=150)
+    hr_resize_x: int = Field(0, ge=0)
+    hr_resize_y: int = Field(0, ge=0)
     hr_checkpoint_name: str | None = None
     hr_sampler_name: str | None = None
     hr_scheduler: str | None = None
