@@ -151,3 +151,12 @@ def test_hires_fix_with_an_unknown_upscaler_is_a_422_listing_them(client):
                     json={**FAST, "enable_hr": True, "hr_upscaler": "ESRGAN_4x"})
     assert r.status_code == 422, r.text
     assert "hr_upscaler" in r.text and "Lanczos" in r.text
+
+
+def test_img2img_with_a_variation_seed_is_a_422(client):
+    """Not silently ignored (the infotext used to claim a variation seed it never used)."""
+    init = b64_image(Image.new("RGB", (64, 64), (200, 30, 30)))
+    r = client.post("/sdapi/v1/img2img", json={**FAST, "init_images": [init], "subseed": 5,
+                                                "subseed_strength": 0.5})
+    assert r.status_code == 422, r.text
+    assert "subseed_strength" in r.text and "txt2img" in r.text

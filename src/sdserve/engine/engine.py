@@ -84,6 +84,11 @@ class Engine:
         samplers.resolve(request.sampler_name, request.scheduler)
         if request.hires is not None:
             generation.hires_sampler(request)
+        if request.init_images and request.subseed_strength > 0:
+            # diffusers' img2img draws its own starting noise: there is no way to hand it
+            # the variation noise, and ignoring it would write a false infotext.
+            raise InvalidRequest("subseed_strength",
+                                 "variation seeds work with txt2img only; send 0 for img2img")
         for index, image in enumerate(request.init_images):
             try:
                 image.load()
