@@ -33,6 +33,10 @@ class Txt2Img(BaseModel):
     cfg_scale: float = 7.0
     width: int = Field(512, ge=64, le=2048)
     height: int = Field(512, ge=64, le=2048)
+    enable_hr: bool = False  # hires fix: recorded, not acted on
+    hr_scale: float = 2.0
+    hr_second_pass_steps: int = 0
+    denoising_strength: float | None = None
 
 
 class Img2Img(Txt2Img):

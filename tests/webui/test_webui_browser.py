@@ -103,6 +103,28 @@ async def test_img2img_sends_the_uploaded_image(
     assert errors == []
 
 
+async def test_hires_fix_sends_the_webui_fields(browser, a1111) -> None:
+    url, double = a1111
+    page, errors = await open_page(browser, url)
+    await page.fill("#prompt", "a red circle on a white background")
+    await page.fill("#steps", "5")
+    await page.check("#enable_hr")
+    await page.fill("#hr_scale", "1.5")
+    await page.fill("#hr_second_pass_steps", "8")
+    await page.fill("#hr_denoising_strength", "0.55")
+    await page.click("#generate")
+    await page.wait_for_selector("#gallery figure")
+
+    sent = double.requests[-1]
+    assert sent["enable_hr"] is True
+    assert (sent["hr_scale"], sent["hr_second_pass_steps"]) == (1.5, 8)
+    assert sent["denoising_strength"] == 0.55
+    # img2img has no hires fix: the fieldset goes, and nothing of it is sent.
+    await page.click("#mode-img2img")
+    assert await page.is_hidden("#hires")
+    assert errors == []
+
+
 async def test_validation_error_names_the_field(browser, a1111, screenshots: Path) -> None:
     url, _ = a1111
     page, _ = await open_page(browser, url)

@@ -77,6 +77,15 @@ function payload() {
   if (state.mode === "img2img") {
     body.init_images = [state.initImage];
     body.denoising_strength = Number($("denoising_strength").value);
+  } else if ($("enable_hr").checked) {
+    // The webui's hires fix: draw at width x height, upscale, then re-draw at the new size.
+    body.enable_hr = true;
+    for (const [name, field] of [["hr_scale", "hr_scale"],
+      ["hr_second_pass_steps", "hr_second_pass_steps"],
+      ["hr_denoising_strength", "denoising_strength"]]) {
+      const raw = $(name).value.trim();
+      if (raw !== "") body[field] = Number(raw);
+    }
   }
   return body;
 }
@@ -216,6 +225,7 @@ function setMode(mode) {
     tab.setAttribute("aria-selected", String(name === mode));
   }
   $("img2img").hidden = mode !== "img2img";
+  $("hires").hidden = mode !== "txt2img";  // hires fix is a txt2img option in the webui
 }
 
 document.addEventListener("DOMContentLoaded", () => {
