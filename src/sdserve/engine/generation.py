@@ -25,12 +25,12 @@ from PIL import Image
 from sdserve import __version__
 from sdserve.engine import batching, hires, images, samplers, seeds
 from sdserve.engine.errors import InvalidRequest
+from sdserve.engine.hires import LATENT_FACTOR
 from sdserve.engine.infotext import NEGATIVE_PROMPT, PROMPT, format_infotext
 from sdserve.engine.loading import LoadedModel
 from sdserve.engine.preview import latent_preview
 from sdserve.engine.types import GenerationRequest, GenerationResult, Progress, ProgressCallback
 
-LATENT_FACTOR = 8
 LATENT_CHANNELS = 4
 CLIP_SKIP_SETTING = "CLIP_stop_at_last_layers"
 
@@ -117,13 +117,19 @@ def _hires_infotext(settings: hires.Hires, plan_: Plan) -> dict[str, Any]:
     return params
 
 
+def _hires_steps(request: GenerationRequest) -> tuple[int, float]:
+    """The second pass's num_inference_steps and the strength diffusers gets."""
+    assert request.hires is not None
+    steps = request.hires.steps or request.steps
+    return steps, at_least_one_step(request.hires.denoising_strength, steps)
+
+
 def sampling_steps(request: GenerationRequest) -> int:
     """Steps the request's denoising takes per batch, both hires passes counted."""
     if request.hires is None:
         return request.steps
-    second = request.hires.steps or request.steps
-    strength = at_least_one_step(request.hires.denoising_strength, second)
-    return request.steps + int(second * strength)
+    steps, strength = _hires_steps(request)
+    return request.steps + int(steps * strength)
 
 
 class _StepWatch:
@@ -135,10 +141,13 @@ class _StepWatch:
         self.model, self.job_no, self.job_count = model, job_no, job_count
         self.on_progress, self.should_interrupt, self.should_skip = (
             on_progress, should_interrupt, should_skip)
-        self.interrupted = False
-        self.stopped = False  # interrupted or skipped
+        self.interrupted = self.skipped = False
         # Across hires fix's two calls progress counts on: steps before this call, and all.
         self.steps_before, self.steps_in_all = 0, None
+
+    @property
+    def stopped(self) -> bool:
+        return self.interrupted or self.skipped
 
     def __call__(self, pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
         if self.on_progress is not None:
@@ -150,10 +159,10 @@ class _StepWatch:
                 preview=lambda: latent_preview(latents, self.model.latent_rgb),
             ))
         if self.should_interrupt():
-            self.interrupted = self.stopped = True
+            self.interrupted = True
             pipe._interrupt = True  # diffusers' documented way to stop the loop early
         elif self.should_skip():
-            self.stopped = True
+            self.skipped = True
             pipe._interrupt = True
         return tensors
 
@@ -235,7 +244,7 @@ def _second_pass(model: LoadedModel, share: _Share, first_args: dict[str, Any],
         upscaled = hires.upscale_latents(latents, settings)
     else:
         upscaled = hires.upscale_images(_decode(first, latents), settings)
-    steps = settings.steps or request.steps
+    steps, strength = _hires_steps(request)
     args = {k: first_args[k] for k in ("prompt", "negative_prompt", "guidance_scale",
                                        "clip_skip")}
     count = len(args["prompt"])
@@ -244,8 +253,7 @@ def _second_pass(model: LoadedModel, share: _Share, first_args: dict[str, Any],
     if settings.negative_prompt:
         args["negative_prompt"] = [settings.negative_prompt] * count
     args.update(
-        image=upscaled, num_inference_steps=steps,
-        strength=at_least_one_step(settings.denoising_strength, steps),
+        image=upscaled, num_inference_steps=steps, strength=strength,
         generator=[seeds.cpu_generator(share.plan.seeds[i]) for i in share.images],
     )
     pipe = model.img2img

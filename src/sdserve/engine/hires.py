@@ -15,7 +15,7 @@ from PIL import Image
 
 from sdserve.engine.errors import InvalidRequest
 
-LATENT_FACTOR = 8
+LATENT_FACTOR = 8  # SD's VAE: one latent pixel per 8x8 pixels
 DEFAULT_UPSCALER = "Latent"
 # The webui's slider default; its API sends None when a client leaves it out.
 DEFAULT_DENOISING_STRENGTH = 0.7
