@@ -103,7 +103,7 @@ async def test_img2img_sends_the_uploaded_image(
     assert errors == []
 
 
-async def test_hires_fix_sends_the_webui_fields(browser, a1111) -> None:
+async def test_hires_fix_sends_the_webui_fields(browser, a1111, tmp_path: Path) -> None:
     url, double = a1111
     page, errors = await open_page(browser, url)
     await page.fill("#prompt", "a red circle on a white background")
@@ -122,6 +122,15 @@ async def test_hires_fix_sends_the_webui_fields(browser, a1111) -> None:
     # img2img has no hires fix: the fieldset goes, and nothing of it is sent.
     await page.click("#mode-img2img")
     assert await page.is_hidden("#hires")
+    upload = tmp_path / "red.png"
+    upload.write_bytes(base64.b64decode(png_b64(64, 64, "red")))
+    await page.set_input_files("#init_image", str(upload))
+    await page.wait_for_selector("#init_preview:not([hidden])")
+    await page.click("#generate")
+    await page.wait_for_function("document.querySelectorAll('#gallery figure').length > 1")
+    sent = double.requests[-1]
+    assert sent["init_images"] and sent["enable_hr"] is False
+    assert sent["denoising_strength"] == 0.75  # img2img's own slider, not hires fix's
     assert errors == []
 
 
