@@ -118,3 +118,13 @@ def test_format_age_matches_sdserve_status(seconds: object, want: str) -> None:
 
     assert js(f"M.formatAge({seconds})") == want
     assert format_age(None if seconds == "null" else float(seconds)) == want  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("labels", "want"),
+    [("null", 50), ("[]", 50), ("['0', '250', '500']", 50), ("['0', null, '5,000']", 5 * 7 + 16),
+     ("['0', '10,000', '20,000']", 6 * 7 + 16), ("['0', '1,000,000']", 9 * 7 + 16)],
+)
+def test_y_axis_is_wide_enough_for_its_longest_label(labels: str, want: int) -> None:
+    """The latency chart's "10,000" used to be clipped to "0,000" by a fixed 50 px axis."""
+    assert js(f"M.axisWidth({labels})") == want

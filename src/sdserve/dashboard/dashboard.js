@@ -45,7 +45,7 @@ function makeChart(id, names) {
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1)] } },
     series: [{}, ...names.map((n) => ({ label: n, stroke: COLORS[n], width: 2, dash: n === "target" ? [6, 4] : undefined }))],
-    axes: [{}, { size: 50 }],
+    axes: [{}, { size: (u, labels) => SdMetrics.axisWidth(labels) }],
   };
   return new uPlot(options, [[], ...names.map(() => [])], el);
 }

@@ -136,7 +136,17 @@
     return `${d}d`;
   }
 
-  const api = { parsePrometheus, summarize, quantile, windowStats, formatAge, CODE_CLASSES };
+  // Width in px of a y axis whose tick labels are `labels` (uPlot passes null before it
+  // has any), so that a label like "10,000" is not clipped at the chart's left edge.
+  const AXIS_MIN_PX = 50;
+  const AXIS_CHAR_PX = 7; // a digit or comma of the axis font, with room to spare
+  const AXIS_GAP_PX = 16; // the tick and the gap between tick and label
+  function axisWidth(labels) {
+    const longest = Math.max(0, ...(labels || []).map((label) => String(label ?? "").length));
+    return Math.max(AXIS_MIN_PX, longest * AXIS_CHAR_PX + AXIS_GAP_PX);
+  }
+
+  const api = { parsePrometheus, summarize, quantile, windowStats, formatAge, axisWidth, CODE_CLASSES };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.SdMetrics = api;
 })(typeof self !== "undefined" ? self : this);
