@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from sdserve.autoscaler.max_window import MaxWindow
@@ -82,3 +84,12 @@ def test_max_window_same_bucket_keeps_the_larger():
     w = MaxWindow.of(4).record(0, 5).record(1, 2)
     assert w.current == 5
     assert w.record(1.5, 7).current == 7
+
+
+def test_values_that_left_the_window_leave_zero_not_minus_zero():
+    """0.1 + 0.7 + 0.1 taken off again leaves -1e-17, which read as -0.0 on the dashboard."""
+    window = TimedBuckets(3, 1.0)
+    for now, value in enumerate([0.1, 0.7, 0.1, 0.0, 0.0, 0.0]):
+        window.record(now, value)
+    average = window.window_average(5.5)
+    assert average == 0.0 and math.copysign(1.0, average) == 1.0

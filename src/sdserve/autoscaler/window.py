@@ -63,4 +63,6 @@ class TimedBuckets:
             total -= self._buckets[stale % self._length]
         # Seconds that have data: from the first write, at most the window.
         seconds = min(self._last - self._first + 1, self._length - max(0, behind))
-        return round(total / seconds, 6)
+        # Concurrency is never negative, but the running total can drift just below zero
+        # once its values have left the window (0.1 + 0.7 + 0.1, taken off again): -0.0.
+        return max(0.0, round(total / seconds, 6))
