@@ -79,13 +79,18 @@ def test_affinity_cookie_keeps_a_session_on_its_replica(serve) -> None:
     assert len(pids) == 1
 
 
-def test_bad_spec_is_an_error_naming_the_field(tmp_path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(SEED_YAML.read_text().replace("maxScale: '10'", "maxScale: 'ten'"))
-    result = subprocess.run([sys.executable, "-m", "sdserve", "serve", "-f", str(bad)],
+@pytest.mark.parametrize(("good", "bad", "named"), [
+    ("maxScale: '10'", "maxScale: 'ten'", ("maxScale", "ten")),
+    ("maxScale: '10'", "maxScale: '10'\n        serving.knative.dev/progress-deadline: 1.5s",
+     ("progress-deadline", "1.5s")),
+])
+def test_bad_spec_is_an_error_naming_the_field(tmp_path, good, bad, named) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(SEED_YAML.read_text().replace(good, bad))
+    result = subprocess.run([sys.executable, "-m", "sdserve", "serve", "-f", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "maxScale" in result.stderr and "ten" in result.stderr
+    assert all(word in result.stderr for word in named)
 
 
 def test_sdserve_status_lists_the_live_replicas(serve) -> None:

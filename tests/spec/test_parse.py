@@ -169,6 +169,37 @@ def test_invalid_annotation_names_its_field(annotation, value, message):
     assert str(error.value).startswith(field + ": ")
 
 
+PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    (None, 600.0),  # config-deployment's default
+    ("45s", 45.0),
+    ("1m30s", 90.0),
+    ("1000ms", 1.0),
+    ("2h", 7200.0),
+])
+def test_progress_deadline_annotation(value, want):
+    annotations = {} if value is None else {PROGRESS_DEADLINE: value}
+    assert one(service_yaml(annotations)).progress_deadline == want
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("600", "duration"),  # Go's time.ParseDuration wants a unit
+    ("soon", "duration"),
+    ("", "duration"),
+    ("1.5s", "second precision"),
+    ("500ms", "second precision"),
+    ("-5s", "must be positive"),
+    ("0s", "must be positive"),
+])
+def test_invalid_progress_deadline_names_its_field(value, message):
+    with pytest.raises(SpecError) as error:
+        parse_services(service_yaml({PROGRESS_DEADLINE: value}))
+    assert error.value.field == f'spec.template.metadata.annotations["{PROGRESS_DEADLINE}"]'
+    assert message in str(error.value)
+
+
 def test_max_below_min_names_max_scale():
     with pytest.raises(SpecError) as error:
         parse_services(service_yaml({KEY + "minScale": "5", KEY + "maxScale": "2"}))

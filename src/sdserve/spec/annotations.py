@@ -84,7 +84,7 @@ def _ranged(reader: Callable[[str, str], float], low: float, high: float,
     return read
 
 
-def _whole_seconds(reader: Callable[[str, str], float]) -> Callable[[str, str], float]:
+def whole_seconds(reader: Callable[[str, str], float]) -> Callable[[str, str], float]:
     def read(text: str, field: str) -> float:
         value = reader(text, field)
         if value != round(value):
@@ -175,7 +175,7 @@ def resolve_autoscaling(annotations: Mapping[str, str], container_concurrency: i
             a.get("target-utilization-percentage", _ranged(read_float, 1, 100)),
             config.container_concurrency_target_percentage),
         stable_window=_pick(
-            a.get("window", _whole_seconds(_ranged(read_duration, WINDOW_MIN, WINDOW_MAX, "s"))),
+            a.get("window", whole_seconds(_ranged(read_duration, WINDOW_MIN, WINDOW_MAX, "s"))),
             config.stable_window),
         panic_window_percentage=_pick(
             a.get("panic-window-percentage", _ranged(read_float, 1, 100)),
@@ -196,7 +196,7 @@ def resolve_autoscaling(annotations: Mapping[str, str], container_concurrency: i
         initial_scale=_pick(initial_scale, config.initial_scale),
         activation_scale=_pick(activation_scale, 1),
         scale_down_delay=_pick(
-            a.get("scale-down-delay", _whole_seconds(_ranged(read_duration, 0, WINDOW_MAX, "s"))),
+            a.get("scale-down-delay", whole_seconds(_ranged(read_duration, 0, WINDOW_MAX, "s"))),
             config.scale_down_delay),
         target_burst_capacity=_pick(tbc, config.target_burst_capacity),
         tick_interval=config.tick_interval,

@@ -20,6 +20,7 @@ from sdserve.spec.annotations import annotations_of, resolve_autoscaling
 from sdserve.spec.config import config_from_map
 from sdserve.spec.errors import SpecError
 from sdserve.spec.probe import parse_probe
+from sdserve.spec.progress_deadline import read_progress_deadline
 from sdserve.spec.types import DEFAULT_NAMESPACE, Container, CookieAffinity, ServiceSpec
 from sdserve.spec.values import read_int
 
@@ -153,7 +154,8 @@ def _service(document: dict[str, Any], config_overrides: Mapping[str, str]) -> S
         if concurrency > MAX_CONTAINER_CONCURRENCY:
             raise SpecError("spec.template.spec.containerConcurrency",
                             f"must be in [0, {MAX_CONTAINER_CONCURRENCY}], got {concurrency}")
-    timeout = ServiceSpec("defaults").timeout_seconds
+    defaults = ServiceSpec("defaults")
+    timeout = defaults.timeout_seconds
     if pod.get("timeoutSeconds") is not None:
         timeout = read_int(str(pod["timeoutSeconds"]), "spec.template.spec.timeoutSeconds",
                            minimum=1)
@@ -165,6 +167,7 @@ def _service(document: dict[str, Any], config_overrides: Mapping[str, str]) -> S
         namespace=str(metadata.get("namespace") or DEFAULT_NAMESPACE),
         container_concurrency=concurrency,
         timeout_seconds=float(timeout),
+        progress_deadline=read_progress_deadline(template_annotations, defaults.progress_deadline),
         autoscaling=resolve_autoscaling(template_annotations, concurrency,
                                         config_from_map(config_overrides)),
         affinity=_affinity(annotations_of(metadata.get("annotations"), "metadata.annotations")),

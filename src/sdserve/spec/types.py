@@ -90,6 +90,9 @@ class ServiceSpec:
     namespace: str = DEFAULT_NAMESPACE
     container_concurrency: int = 0  # 0 = unlimited
     timeout_seconds: float = 300.0
+    # Seconds a replica may stay not ready after it started; Knative's config-deployment
+    # default (the Kubernetes Deployment's progressDeadlineSeconds default).
+    progress_deadline: float = 600.0
     autoscaling: Autoscaling = field(default_factory=Autoscaling)
     affinity: CookieAffinity | None = None
     container: Container = field(default_factory=Container)
