@@ -102,6 +102,24 @@ async def test_ready_waits_for_healthz_after_the_port_opens(make_set, watcher):
     await watcher.until(lambda: watcher.count(READY) == 1)
 
 
+async def test_replica_never_ready_is_replaced_after_the_progress_deadline(
+    make_set, watcher, caplog
+):
+    spec = dataclasses.replace(service(), progress_deadline=1.0)
+    # /healthz answers 503 for ten minutes: the model never finishes loading.
+    replica_set = make_set(spec=spec, command=[*SLEEP_WORKER, "--load-seconds", "600"])
+    await replica_set.scale(1)
+    await watcher.until(lambda: sum(r.state is STARTING for r in watcher.events) == 2)
+    first, second = (r for r in watcher.events if r.state is STARTING)
+    await watcher.until(lambda: watcher.latest()[first.id].state is STOPPED)
+    assert watcher.states(first.id) == [STARTING, DRAINING, STOPPED]
+    # The deadline, then the first step of the crash back-off (1 s).
+    assert second.started_at - first.started_at >= 1.0 + 1.0
+    assert (f"replica {first.id} did not become ready within the progress deadline (1s"
+            in caplog.text)
+    await until_gone([first.pid])
+
+
 async def test_killed_replica_is_stopped_and_replaced(make_set, watcher):
     replica_set = make_set()
     await replica_set.scale(1)

@@ -3,7 +3,9 @@
 A single reconcile task compares the desired count (from the autoscaler's
 `scale`) with the live replicas and starts or drains; each replica has a lifecycle
 task that probes it to READY, watches it while it lives, and publishes STOPPED when
-its process exits. Every state change is published through `on_change`.
+its process exits. Every state change is published through `on_change`. A replica
+still not READY after the spec's progress deadline is drained and replaced, with
+the crash back-off (progress_deadline.py).
 
 Given a `standby_command`, the set also keeps one warm standby (standby.py) and
 starts each new replica from it when it is ready, cold otherwise. The standby
@@ -38,6 +40,10 @@ from sdserve.runtime.probes import (
     Verdict,
     liveness_period,
     readiness_period,
+)
+from sdserve.runtime.progress_deadline import (
+    past_progress_deadline,
+    seconds_to_progress_deadline,
 )
 from sdserve.runtime.replica import STANDBY_DISABLED, Replica, ReplicaState, StandbySnapshot
 from sdserve.runtime.standby import Standby
@@ -150,6 +156,7 @@ class ReplicaSet:
     async def _reconcile(self) -> None:
         while not self._closed:
             self._wake.clear()
+            self._give_up_on_stuck(self._clock())
             decision = plan(
                 self._desired,
                 self._live(),
@@ -164,12 +171,29 @@ class ReplicaSet:
                 self._begin_drain(self._members[replica_id])
             # After the starts and drains, which may end a wait for the standby's heir.
             standby_wait = await self._keep_standby()
-            waits = [w for w in (decision.wake_in, standby_wait) if w is not None]
+            deadline_wait = seconds_to_progress_deadline(
+                self._live(), self._clock(), self._spec.progress_deadline
+            )
+            waits = [w for w in (decision.wake_in, standby_wait, deadline_wait) if w is not None]
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(waits, default=None))
 
     def _live(self) -> list[Replica]:
         return [m.replica for m in self._members.values() if not m.stopping]
+
+    def _give_up_on_stuck(self, now: float) -> None:
+        """Drain every replica past its progress deadline. It counts as a crash, so that
+        a model that never loads is retried with back-off, not in a tight loop."""
+        deadline = self._spec.progress_deadline
+        stuck = [m for m in self._members.values()
+                 if past_progress_deadline(m.replica.started_at, now, deadline, m.replica.state)]
+        for member in stuck:
+            log.warning("%s: replica %s did not become ready within the progress deadline "
+                        "(%gs, serving.knative.dev/progress-deadline); stopping it (a "
+                        "replacement waits out the crash back-off)",
+                        self._spec.name, member.replica.id, deadline)
+            self._record_crash()
+            self._begin_drain(member)
 
     async def _start_one(self) -> bool:
         in_use: dict[str, int] = {}
