@@ -1,16 +1,19 @@
 import random
 
+import numpy as np
 import pytest
 
 from sdserve.tinysd.dataset import (
     BACKGROUND_COLOURS,
     POSITIONS,
+    SHAPES,
     Caption,
     Thing,
     layout,
     parse_caption,
     prompt_grid,
     render,
+    render_shapes,
     scene_for,
 )
 from sdserve.tinysd.palette import PALETTE
@@ -95,3 +98,14 @@ def test_prompt_grid_covers_every_colour_shape_and_background():
     assert len({(c.things[0].colour, c.things[0].shape, c.background) for c in grid}) == len(grid)
     assert {c.background for c in grid} == set(BACKGROUND_COLOURS)
     assert {c.things[0].position for c in grid} == {None, *POSITIONS}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_shape_map_marks_where_each_shape_is_drawn(seed):
+    scene = scene_for(seed)
+    pixels = np.asarray(render(scene, 128))
+    shapes = render_shapes(scene, 128)
+    background = (pixels == PALETTE[scene.caption.background]).all(-1)
+    assert ((shapes == 0) == background).all()
+    drawn = {SHAPES[label - 1] for label in np.unique(shapes) if label}
+    assert drawn == {obj.thing.shape for obj in scene.objects}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from sdserve.tinysd.palette import BACKGROUND_COLOURS, OBJECT_COLOURS, PALETTE
@@ -154,16 +155,28 @@ def render(scene: Scene, size: int) -> Image.Image:
     image = Image.new("RGB", (size, size), PALETTE[scene.caption.background])
     draw = ImageDraw.Draw(image)
     for obj in scene.objects:
-        colour = PALETTE[obj.thing.colour]
-        left, top = (obj.cx - obj.r) * size, (obj.cy - obj.r) * size
-        right, bottom = (obj.cx + obj.r) * size, (obj.cy + obj.r) * size
-        if obj.thing.shape == "circle":
-            draw.ellipse((left, top, right, bottom), fill=colour)
-        elif obj.thing.shape == "square":
-            draw.rectangle((left, top, right, bottom), fill=colour)
-        else:
-            draw.polygon([(obj.cx * size, top), (left, bottom), (right, bottom)], fill=colour)
+        _draw(draw, obj, size, PALETTE[obj.thing.colour])
     return image
+
+
+def render_shapes(scene: Scene, size: int) -> np.ndarray:
+    """Per pixel: 0 for background, else 1 + the index in SHAPES of the object drawn there."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    for obj in scene.objects:
+        _draw(draw, obj, size, 1 + SHAPES.index(obj.thing.shape))
+    return np.asarray(image)
+
+
+def _draw(draw: ImageDraw.ImageDraw, obj: Placed, size: int, fill: int | tuple) -> None:
+    left, top = (obj.cx - obj.r) * size, (obj.cy - obj.r) * size
+    right, bottom = (obj.cx + obj.r) * size, (obj.cy + obj.r) * size
+    if obj.thing.shape == "circle":
+        draw.ellipse((left, top, right, bottom), fill=fill)
+    elif obj.thing.shape == "square":
+        draw.rectangle((left, top, right, bottom), fill=fill)
+    else:
+        draw.polygon([(obj.cx * size, top), (left, bottom), (right, bottom)], fill=fill)
 
 
 def prompt_grid() -> list[Caption]:
