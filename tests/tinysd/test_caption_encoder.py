@@ -5,6 +5,7 @@ import math
 import torch
 
 from sdserve.tinysd import architecture
+from sdserve.tinysd.budget import Budget, steps
 from sdserve.tinysd.caption_encoder import (
     PART_CLASSES,
     caption_parts,
@@ -13,7 +14,6 @@ from sdserve.tinysd.caption_encoder import (
     train_caption_encoder,
 )
 from sdserve.tinysd.dataset import parse_caption
-from sdserve.tinysd.train import Budget, steps
 
 
 def test_parts_name_every_class_of_the_grammar():

@@ -1,5 +1,8 @@
 """A smoke run of the training command, so the training code cannot rot."""
 
+import random
+
+import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline
@@ -8,7 +11,14 @@ from safetensors.torch import load_file
 from sdserve.tinysd import architecture
 from sdserve.tinysd.dataset import render, scene_for
 from sdserve.tinysd.export import SINGLE_FILE_NAME
-from sdserve.tinysd.train import main, to_tensor, whiten_latents
+from sdserve.tinysd.train import main
+from sdserve.tinysd.vae_training import (
+    SHAPE_CODES,
+    shape_codes,
+    to_tensor,
+    vae_batch,
+    whiten_latents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +107,32 @@ def test_whitening_is_exact_and_gives_sd_scaled_unit_latents():
     assert torch.allclose(before, after, atol=1e-4)
     assert latents.mean(dim=(0, 2, 3)).abs().max() < 0.5
     assert ((latents.std(dim=(0, 2, 3)) - 1).abs() < 0.5).all()
+
+
+def test_vae_batches_hold_pictures_and_their_shape_codes():
+    rng = random.Random(0)
+    for _ in range(30):
+        pixels, codes, sizes = vae_batch(rng, 4)
+        assert pixels.shape[0] == codes.shape[0] == len(sizes)
+        assert pixels.shape[2:] == codes.shape[2:]
+        assert all(int(size) >= pixels.shape[-1] for size in sizes)
+        assert codes.shape[1] == 1
+        assert set(codes.unique().tolist()) <= set(SHAPE_CODES.tolist())
+        # Code 0 is the background, drawn in one colour no object has; objects are not 0.
+        for picture, code in zip(pixels, codes[:, 0], strict=True):
+            if (code == 0).any():
+                y, x = (code == 0).nonzero()[0]
+                background = (picture == picture[:, y, x][:, None, None]).all(0)
+                assert torch.equal(code == 0, background)
+
+
+def test_shape_codes_name_each_shape_apart_from_the_background():
+    labels = np.array([[0, 1], [2, 3]], dtype=np.uint8)
+    codes = shape_codes([labels])[0, 0]
+    assert codes[0, 0] == 0 and len(set(codes.flatten().tolist())) == 4
+
+
+def test_small_only_batches_are_whole_64_px_pictures():
+    pixels, codes, sizes = vae_batch(random.Random(0), 4, small_only=True)
+    assert pixels.shape == (4, 3, 64, 64) and codes.shape == (4, 1, 64, 64)
+    assert sizes.tolist() == [64] * 4
