@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -20,6 +19,7 @@ from sdserve.engine.batching import (
     batch_invariant_environment,
     batch_key,
 )
+from tests.pictures import FP32_MIN_PSNR_DB, psnr
 
 BASE = GenerationRequest(prompt="a red cat", seed=5, steps=4, width=64, height=64)
 # Different prompts, negative prompts, seeds, batch sizes and n_iter: all shareable.
@@ -89,15 +89,6 @@ def bf16_engine() -> Iterator[Engine]:
     yield engine
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image).astype(np.int16)
-
-
 def _with_seeds(requests: tuple[GenerationRequest, ...]) -> list[GenerationRequest]:
     # A random seed would differ between the lone and the shared run: fix the last one.
     return [r if r.seed >= 0 else replace(r, seed=4242) for r in requests]
@@ -113,7 +104,7 @@ def test_bf16_batched_within_tolerance_of_alone(bf16_engine: Engine) -> None:
         assert batched.prompts == solo.prompts
         assert len(batched.images) == len(solo.images)
         for a, b in zip(solo.images, batched.images, strict=True):
-            assert psnr(_pixels(a), _pixels(b)) >= BF16_MIN_PSNR_DB
+            assert psnr(a, b) >= BF16_MIN_PSNR_DB
 
 
 def test_each_request_gets_its_own_images_and_seeds(bf16_engine: Engine) -> None:
@@ -150,24 +141,23 @@ def test_interrupt_stops_the_whole_batch(bf16_engine: Engine) -> None:
     assert all(r.interrupted for r in results)
 
 
-# -- fp32: bit-identical, in a fresh process (MKL reads its setting before its first call)
+# -- fp32: the same pictures, in a fresh process (MKL reads its setting before its first call)
 
 FP32_SCRIPT = """
 import json
-import numpy as np
 from sdserve.engine import Engine
 from tests.engine.test_batching import MIXED, _with_seeds
+from tests.pictures import psnr
 
 engine = Engine(dtype="float32", threads=1)
 engine.load("tiny")
 requests = _with_seeds(MIXED)
 alone = [engine.generate(r) for r in requests]
 shared = engine.generate_batch(requests)
-report = {"identical": [], "seeds_equal": [], "infotexts_equal": []}
+report = {"psnr_db": [], "seeds_equal": [], "infotexts_equal": []}
 for solo, batched in zip(alone, shared, strict=True):
-    report["identical"].append(len(solo.images) == len(batched.images) and all(
-        np.array_equal(np.asarray(a), np.asarray(b))
-        for a, b in zip(solo.images, batched.images)))
+    report["psnr_db"].append(min(psnr(a, b) for a, b in zip(solo.images, batched.images,
+                                                             strict=True)))
     report["seeds_equal"].append(solo.seeds == batched.seeds)
     report["infotexts_equal"].append(solo.infotexts == batched.infotexts)
 print(json.dumps(report))
@@ -175,7 +165,7 @@ print(json.dumps(report))
 
 
 @pytest.mark.slow
-def test_fp32_batched_is_bit_identical_to_alone() -> None:
+def test_fp32_batched_is_alone_up_to_rounding() -> None:
     env = dict(os.environ)
     env.pop(MKL_REPRODUCIBILITY_ENV, None)
     batch_invariant_environment(env)
@@ -183,4 +173,6 @@ def test_fp32_batched_is_bit_identical_to_alone() -> None:
                          text=True, timeout=300, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report == {k: [True] * len(MIXED) for k in report}
+    assert report["seeds_equal"] == report["infotexts_equal"] == [True] * len(MIXED)
+    # json writes inf as Infinity, which it reads back as float("inf").
+    assert min(report["psnr_db"]) >= FP32_MIN_PSNR_DB, report

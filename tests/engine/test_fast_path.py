@@ -15,6 +15,7 @@ from sdserve.engine import Engine, GenerationRequest, ModelLoadError, tiny
 from sdserve.engine import precision as p
 from sdserve.engine.checkpoint import load_single_file
 from sdserve.engine.configs import SD1_CONFIG_DIR
+from tests.pictures import psnr
 
 SMALL = {"width": 64, "height": 64, "steps": 3, "prompt": "pretty dog", "seed": 7}
 BF16_UNET_REL_ERROR = 0.03
@@ -64,11 +65,6 @@ def test_environment_sets_the_dtype():
 
 def image(engine, request=None):
     return np.asarray(engine.generate(request or GenerationRequest(**SMALL)).images[0])
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def png_bytes(engine, request):

@@ -9,11 +9,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import numpy as np
 import pytest
 from PIL import Image
 
 from sdserve.worker.batcher import Waiting, next_group
+from tests.pictures import psnr
 from tests.worker.conftest import FAST, SLOW, png_bytes, running_job, wait_until
 
 # -- the planner --------------------------------------------------------------------
@@ -71,13 +71,8 @@ def _waiting(client: httpx.Client) -> float:
     return float(re.search(r"^sdserve_worker_jobs_waiting (\S+)$", text, re.M).group(1))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def _pixels(image_b64: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png_bytes(image_b64)))).astype(np.int16)
+def _pixels(image_b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(png_bytes(image_b64)))
 
 
 def _post(base_url: str, body: dict) -> httpx.Response:

@@ -16,7 +16,9 @@ Measured on this project's CPU (torch 2.13 CPU build, MKL + oneDNN 3.12):
   MKL's first call) makes every M give the same rows. oneDNN's fp32 convolution
   still differs at batch 1 against batch >= 2, so a call whose UNet batch could be
   1 (no classifier-free guidance, CFG scale <= 1) is never shared, and the VAE
-  decodes one image at a time (engine/loading.py).
+  decodes one image at a time (engine/loading.py). That makes shared fp32 calls
+  bit-identical to lone ones here, not on every CPU: on one CI machine (kernels
+  chosen by CPU as well as batch size) pictures differed by fp32 rounding.
 Only txt2img without hires fix is shared; img2img, inpainting and hires fix run alone.
 """
 
