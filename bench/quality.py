@@ -10,6 +10,9 @@ Goals (issue 9): colour >= 95 %, background >= 95 %, shape >= 85 %, position >= 
 With --cost it also measures one request at A1111's defaults (512x512, 50 steps,
 CFG 7) on one thread, in CPU seconds (goal: at most 5 s of one core).
 
+It also reports how far apart the seeds put the object, for the prompts that name no
+position (a different seed should give a visibly different layout).
+
 With --retention it tells where shapes get lost: each grid prompt's own picture, drawn
 exactly, goes through img2img at each strength (0 is the VAE's round trip alone), and
 the table gives the share still judged right. A strength of 0.3 only re-draws the
@@ -23,6 +26,7 @@ finest detail, so a shape lost there is lost by the UNet's last sampling steps.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -30,7 +34,7 @@ import time
 import torch
 
 from sdserve.engine import Engine, EngineError, GenerationRequest
-from sdserve.tinysd.checker import Verdict, check
+from sdserve.tinysd.checker import Verdict, check, foreground_centre
 from sdserve.tinysd.dataset import layout, prompt_grid, render
 
 ASPECTS = ("colour", "background", "shape", "position")
@@ -56,6 +60,16 @@ def table(rows: dict[int, dict[str, float]], counts: dict[int, int]) -> str:
         lines.append(f"| {size} | {counts[size]} | " + " | ".join(cells) + " |")
     lines.append("| goal | | " + " | ".join(f"≥ {GOALS[a]:.0%}" for a in ASPECTS) + " |")
     return "\n".join(lines)
+
+
+def layout_spread(images: list) -> float | None:
+    """Mean distance between the object's centres across one prompt's seeds, in picture
+    widths: how much a new seed moves the picture around."""
+    centres = [c for c in map(foreground_centre, images) if c is not None]
+    pairs = [(a, b) for i, a in enumerate(centres) for b in centres[i + 1:]]
+    if not pairs:
+        return None
+    return sum(math.dist(a, b) for a, b in pairs) / len(pairs)
 
 
 def draw(engine: Engine, prompt: str, size: int, seeds: int, steps: int, cfg: float,
@@ -118,21 +132,27 @@ def main() -> int:
         print(f"quality.py: {error}", file=sys.stderr)
         return 2
     grid = prompt_grid()
-    rows, counts = {}, {}
+    rows, counts, spreads = {}, {}, {}
     for size in args.sizes:
         start = time.monotonic()
-        verdicts = [
-            check(image, caption)
-            for caption in grid
-            for image in draw(engine, caption.text, size, args.seeds, args.steps, args.cfg,
-                              sampler_name=args.sampler)
-        ]
+        verdicts, spread = [], []
+        for caption in grid:
+            images = draw(engine, caption.text, size, args.seeds, args.steps, args.cfg,
+                          sampler_name=args.sampler)
+            verdicts += [check(image, caption) for image in images]
+            if caption.things[0].position is None:
+                spread.append(layout_spread(images))
         rows[size], counts[size] = rates(verdicts), len(verdicts)
+        known = [s for s in spread if s is not None]
+        spreads[size] = sum(known) / len(known) if known else float("nan")
         elapsed = time.monotonic() - start
         print(f"{size} px: {len(verdicts)} pictures in {elapsed:.0f} s", flush=True)
     print(f"\n{engine.current.title}, {engine.precision.label}: {len(grid)} prompts x "
           f"seeds 0..{args.seeds - 1}, {args.sampler}, {args.steps} steps, CFG {args.cfg:g}\n")
     print(table(rows, counts))
+    print("\nA new seed moves the object by " + ", ".join(
+        f"{spreads[size]:.2f} at {size} px" for size in args.sizes)
+        + " of the picture's width on average (prompts that name no position).")
     if args.retention:
         print(f"\nExact grid pictures through img2img ({args.sampler}, {args.steps} steps):\n")
         print(retention_table(engine, args.sizes, args.retention, args.steps, args.cfg,

@@ -2,8 +2,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from sdserve.tinysd.checker import Verdict, check, label_pixels
+from sdserve.tinysd.checker import Verdict, check, foreground_centre, label_pixels
 from sdserve.tinysd.dataset import Caption, Thing, layout, prompt_grid, render, scene_for
 
 
@@ -64,3 +65,19 @@ def test_labels_are_palette_indices():
     labels = label_pixels(render(scene_for(5), 64))
     assert labels.shape == (128, 128)
     assert labels.dtype.kind == "i" and np.all(labels >= 0)
+
+
+ONE_OBJECT_SEEDS = [seed for seed in range(40) if len(scene_for(seed).objects) == 1]
+
+
+@pytest.mark.parametrize("seed", ONE_OBJECT_SEEDS)
+def test_foreground_centre_is_the_objects_centroid(seed):
+    (obj,) = scene_for(seed).objects
+    x, y = foreground_centre(render(scene_for(seed), 128))
+    # A triangle's centroid sits a third of its half-height below its box's centre.
+    below = obj.r / 3 if obj.thing.shape == "triangle" else 0.0
+    assert abs(x - obj.cx) < 0.02 and abs(y - (obj.cy + below)) < 0.02
+
+
+def test_foreground_centre_of_an_empty_picture_is_none():
+    assert foreground_centre(Image.new("RGB", (64, 64), (245, 245, 245))) is None

@@ -58,8 +58,7 @@ def label_pixels(image: Image.Image) -> np.ndarray:
 
 def check(image: Image.Image, caption: Caption) -> Verdict:
     labels = label_pixels(image)
-    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    background = _NAMES[np.bincount(border, minlength=len(_NAMES)).argmax()]
+    background = _background(labels)
     background_ok = background == caption.background
     if len(caption.things) == 1:
         thing = caption.things[0]
@@ -82,6 +81,21 @@ def check(image: Image.Image, caption: Caption) -> Verdict:
         shape=all(_shape(m) == t.shape for m, t in zip(masks, caption.things, strict=True)),
         position=bool(all(present) and centres[0][0] < centres[1][0]),
     )
+
+
+def foreground_centre(image: Image.Image) -> tuple[float, float] | None:
+    """Centroid (x, y in 0..1, y down) of everything not background; None if empty."""
+    labels = label_pixels(image)
+    foreground = labels != _NAMES.index(_background(labels))
+    if foreground.mean() < MIN_OBJECT_FRACTION:
+        return None
+    return _centroid(foreground)
+
+
+def _background(labels: np.ndarray) -> str:
+    """The commonest label on the picture's border."""
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return _NAMES[np.bincount(border, minlength=len(_NAMES)).argmax()]
 
 
 def _open(mask: np.ndarray) -> np.ndarray:
