@@ -131,8 +131,3 @@ def test_shape_codes_name_each_shape_apart_from_the_background():
     codes = shape_codes([labels])[0, 0]
     assert codes[0, 0] == 0 and len(set(codes.flatten().tolist())) == 4
 
-
-def test_small_only_batches_are_whole_64_px_pictures():
-    pixels, codes, sizes = vae_batch(random.Random(0), 4, small_only=True)
-    assert pixels.shape == (4, 3, 64, 64) and codes.shape == (4, 1, 64, 64)
-    assert sizes.tolist() == [64] * 4

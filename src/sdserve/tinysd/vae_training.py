@@ -32,11 +32,6 @@ VAE_MIN_STEPS = 300
 # object and background, since the decoder's norms see one crop at a time.
 VAE_CROP = 64
 VAE_RENDER_SIZES = (64, 64, 64, 96, 128, 256, 512)
-# The first part of the phase sees whole 64 px pictures only, then the mix. A 64 px
-# object is 3 latent pixels across, and its corners are the hardest to draw back:
-# trained on the mix from the start, the VAE drew 65-76 % of the grid's 64 px shapes
-# back; 64 px first, 88-92 % (and 100 % at 256 and 512 px either way).
-VAE_SMALL_FIRST = 0.55
 VAE_CROP_REACH = 1.3  # crops are centred up to this many object radii from its centre
 # Whole pictures at these sizes, each on this share of steps. The decoder's norms see the
 # whole picture at once: trained on crops alone, it drew a 512 px object's inside grey.
@@ -95,14 +90,9 @@ class VaeBatch(NamedTuple):
     sizes: torch.Tensor  # (N,): the side of the picture each was drawn at (a crop's whole)
 
 
-def vae_batch(rng: random.Random, batch: int, small_only: bool = False) -> VaeBatch:
-    """Usually `batch` 64 px crops of pictures drawn at several sizes, on VAE_WHOLE's
-    share of steps one whole picture; with `small_only`, `batch` whole 64 px pictures."""
-    if small_only:
-        scenes = [scene_for(rng.randrange(2**31)) for _ in range(batch)]
-        return VaeBatch(to_tensor([render(s, VAE_CROP) for s in scenes]),
-                        shape_codes([render_shapes(s, VAE_CROP) for s in scenes]),
-                        torch.full((batch,), VAE_CROP))
+def vae_batch(rng: random.Random, batch: int) -> VaeBatch:
+    """Usually `batch` 64 px crops of pictures drawn at several sizes; on VAE_WHOLE's
+    share of steps one whole picture."""
     pick = rng.random()
     for size, rate in VAE_WHOLE.items():
         if pick < rate:
@@ -181,7 +171,7 @@ def train_vae(vae, budget: Budget, rng: random.Random, log, lr: float = VAE_LR) 
     for step, done in steps(budget):
         for group in optimiser.param_groups:
             group["lr"] = cosine(lr, done)
-        pixels, codes, sizes = vae_batch(rng, VAE_BATCH, small_only=done < VAE_SMALL_FIRST)
+        pixels, codes, sizes = vae_batch(rng, VAE_BATCH)
         # Decoding the mean (a plain autoencoder) learns far faster than decoding samples,
         # whose noise starts as large as the signal; the posterior is made exact afterwards.
         latent = vae.encode(pixels).latent_dist.mean
