@@ -26,7 +26,6 @@ finest detail, so a shape lost there is lost by the UNet's last sampling steps.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 import time
@@ -34,7 +33,7 @@ import time
 import torch
 
 from sdserve.engine import Engine, EngineError, GenerationRequest
-from sdserve.tinysd.checker import Verdict, check, foreground_centre
+from sdserve.tinysd.checker import Verdict, check, foreground_centre, layout_spread
 from sdserve.tinysd.dataset import layout, prompt_grid, render
 
 ASPECTS = ("colour", "background", "shape", "position")
@@ -60,16 +59,6 @@ def table(rows: dict[int, dict[str, float]], counts: dict[int, int]) -> str:
         lines.append(f"| {size} | {counts[size]} | " + " | ".join(cells) + " |")
     lines.append("| goal | | " + " | ".join(f"≥ {GOALS[a]:.0%}" for a in ASPECTS) + " |")
     return "\n".join(lines)
-
-
-def layout_spread(images: list) -> float | None:
-    """Mean distance between the object's centres across one prompt's seeds, in picture
-    widths: how much a new seed moves the picture around."""
-    centres = [c for c in map(foreground_centre, images) if c is not None]
-    pairs = [(a, b) for i, a in enumerate(centres) for b in centres[i + 1:]]
-    if not pairs:
-        return None
-    return sum(math.dist(a, b) for a, b in pairs) / len(pairs)
 
 
 def draw(engine: Engine, prompt: str, size: int, seeds: int, steps: int, cfg: float,
@@ -141,7 +130,8 @@ def main() -> int:
                           sampler_name=args.sampler)
             verdicts += [check(image, caption) for image in images]
             if caption.things[0].position is None:
-                spread.append(layout_spread(images))
+                spread.append(layout_spread(
+                    [c for c in map(foreground_centre, images) if c is not None]))
         rows[size], counts[size] = rates(verdicts), len(verdicts)
         known = [s for s in spread if s is not None]
         spreads[size] = sum(known) / len(known) if known else float("nan")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sdserve.tinysd.checker import Verdict, check, foreground_centre, label_pixels
+from sdserve.tinysd.checker import Verdict, check, foreground_centre, label_pixels, layout_spread
 from sdserve.tinysd.dataset import Caption, Thing, layout, prompt_grid, render, scene_for
 
 
@@ -81,3 +81,8 @@ def test_foreground_centre_is_the_objects_centroid(seed):
 
 def test_foreground_centre_of_an_empty_picture_is_none():
     assert foreground_centre(Image.new("RGB", (64, 64), (245, 245, 245))) is None
+
+
+def test_layout_spread_is_the_mean_distance_between_centres():
+    assert layout_spread([(0.0, 0.0), (0.3, 0.4), (0.0, 0.0)]) == pytest.approx((0.5 + 0.5 + 0) / 3)
+    assert layout_spread([(0.5, 0.5)]) is None

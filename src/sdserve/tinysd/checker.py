@@ -10,6 +10,7 @@ fill), its position the mask's centroid.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,14 @@ def foreground_centre(image: Image.Image) -> tuple[float, float] | None:
     if foreground.mean() < MIN_OBJECT_FRACTION:
         return None
     return _centroid(foreground)
+
+
+def layout_spread(centres: list[tuple[float, float]]) -> float | None:
+    """Mean distance between the centres (foreground_centre of one prompt's pictures at
+    several seeds), in picture widths: how far a new seed moves the object. None for
+    fewer than two centres."""
+    gaps = [math.dist(a, b) for i, a in enumerate(centres) for b in centres[i + 1:]]
+    return sum(gaps) / len(gaps) if gaps else None
 
 
 def _background(labels: np.ndarray) -> str:
