@@ -26,6 +26,7 @@ finest detail, so a shape lost there is lost by the UNet's last sampling steps.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -49,13 +50,19 @@ def rates(verdicts: list[Verdict]) -> dict[str, float]:
     return result
 
 
+def percent(rate: float) -> str:
+    """Whole percent, rounded down: 205 of 216 (94.9 %) reads 94 %, not a 95 % that
+    misses a 95 % goal."""
+    return f"{math.floor(rate * 100)}%"
+
+
 def table(rows: dict[int, dict[str, float]], counts: dict[int, int]) -> str:
     lines = [
         "| size | pictures | " + " | ".join(ASPECTS) + " |",
         "| --- | --- | " + " | ".join("---" for _ in ASPECTS) + " |",
     ]
     for size, row in rows.items():
-        cells = [f"{row[a]:.0%}{'' if row[a] >= GOALS[a] else ' ✗'}" for a in ASPECTS]
+        cells = [f"{percent(row[a])}{'' if row[a] >= GOALS[a] else ' ✗'}" for a in ASPECTS]
         lines.append(f"| {size} | {counts[size]} | " + " | ".join(cells) + " |")
     lines.append("| goal | | " + " | ".join(f"≥ {GOALS[a]:.0%}" for a in ASPECTS) + " |")
     return "\n".join(lines)
@@ -84,7 +91,7 @@ def retention_table(engine: Engine, sizes: list[int], strengths: list[float], st
                 verdicts.append(check(images[0], caption))
             row = rates(verdicts)
             lines.append(f"| {size} | {strength:g} | "
-                         + " | ".join(f"{row[a]:.0%}" for a in ASPECTS) + " |")
+                         + " | ".join(percent(row[a]) for a in ASPECTS) + " |")
     return "\n".join(lines)
 
 

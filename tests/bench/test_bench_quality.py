@@ -1,5 +1,6 @@
 """bench/quality.py runs over the whole prompt grid and prints its table."""
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -35,3 +36,19 @@ def test_a_bad_model_is_an_error_naming_it():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "no-such-model" in done.stderr and "Traceback" not in done.stderr
+
+
+def load_quality():
+    spec = importlib.util.spec_from_file_location("quality", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_rate_just_under_its_goal_never_reads_as_the_goal():
+    quality = load_quality()
+    # 205 of 216 is 94.9 %: rounded to nearest it would read "95% ✗" against a 95 % goal.
+    row = {"colour": 205 / 216, "background": 1.0, "shape": 206 / 216, "position": 0.8}
+    (line,) = [r for r in quality.table({512: row}, {512: 216}).splitlines()
+               if r.startswith("| 512 |")]
+    assert line == "| 512 | 216 | 94% ✗ | 100% | 95% | 80% |"
