@@ -26,11 +26,13 @@ class Engine:
     """`dtype`: auto, float32, bfloat16 or float16 for every part (default: $SDSERVE_DTYPE
     and $SDSERVE_VAE_DTYPE, else auto);
     `threads`: torch's intra-op threads (default: torch's own choice); `fast_load`: False
-    loads single files through diffusers' from_single_file (for comparisons)."""
+    loads single files through diffusers' from_single_file (for comparisons);
+    `native_size`: False draws every picture at the asked size, also for models that
+    declare a native size (engine/native_size.py; for measuring them)."""
 
     def __init__(self, *, device: str = "cpu", models_dir: str | Path | None = None,
                  dtype: str | None = None, threads: int | None = None,
-                 fast_load: bool = True) -> None:
+                 fast_load: bool = True, native_size: bool = True) -> None:
         self.device = str(torch.device(device))
         # A bad value raises ValueError naming SDSERVE_DTYPE. An explicit dtype sets the VAE's too.
         self.precision = (precision.from_environment(self.device, os.environ) if dtype is None
@@ -39,6 +41,7 @@ class Engine:
         if threads is not None:
             torch.set_num_threads(threads)
         self.fast_load = fast_load
+        self.native_size = native_size
         self.models_dir = Path(models_dir) if models_dir is not None else None
         self._hasher = sources.HASHER
         self._known: list[sources.Source] = []
@@ -66,7 +69,8 @@ class Engine:
             return source.info
         # Drop the old weights first: two full models may not fit in memory together.
         self._model = None
-        self._model = loading.load(source, self.device, self.precision, self.fast_load)
+        self._model = loading.load(source, self.device, self.precision, self.fast_load,
+                                   self.native_size)
         return source.info
 
     # -- vocabulary ---------------------------------------------------------------

@@ -9,7 +9,9 @@ batch of one.
 3. for each round (batch j of every request's n_iter batches): noise, the
    denoising loop (with a per-step callback that reports progress and honours
    interrupt / skip), decode, and hand each request its own images; with hires
-   fix, the upscale and the second (img2img) pass come between loop and decode
+   fix, the upscale and the second (img2img) pass come between loop and decode;
+   a model with a native size draws there and its pictures are resized
+   (engine/native_size.py)
 4. write the A1111 infotext into every image
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from sdserve import __version__
-from sdserve.engine import batching, hires, images, samplers, seeds
+from sdserve.engine import batching, hires, images, native_size, samplers, seeds
 from sdserve.engine.errors import InvalidRequest
 from sdserve.engine.hires import LATENT_FACTOR
 from sdserve.engine.infotext import NEGATIVE_PROMPT, PROMPT, format_infotext
@@ -185,22 +187,32 @@ def _rounds(requests: Sequence[GenerationRequest], plans: Sequence[Plan]) -> lis
             for j in range(count)]
 
 
-def _batch_arguments(shares: list[_Share], model: LoadedModel) -> tuple[Any, dict[str, Any]]:
-    """Which pipeline runs this round, with which arguments (step 2)."""
+def drawing_size(request: GenerationRequest, model: LoadedModel) -> tuple[int, int]:
+    """The size the request's pictures are drawn at: the asked one, unless the model has
+    a native size (hires fix is always drawn as asked)."""
+    if model.native_size is None or request.hires is not None:
+        return request.width, request.height
+    return native_size.drawing_size(request.width, request.height, model.native_size)
+
+
+def _batch_arguments(shares: list[_Share], model: LoadedModel,
+                     size: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+    """Which pipeline runs this round, with which arguments (step 2), drawn at size."""
     first = shares[0].request
+    width, height = size
     args: dict[str, Any] = {
         "prompt": [s.request.prompt for s in shares for _ in s.images],
         "negative_prompt": [s.request.negative_prompt for s in shares for _ in s.images],
         "num_inference_steps": first.steps,
         "guidance_scale": first.cfg_scale,
-        "width": first.width,
-        "height": first.height,
+        "width": width,
+        "height": height,
         # One CPU generator per image: the same images on any device, alone or shared.
         "generator": [seeds.cpu_generator(s.plan.seeds[i]) for s in shares for i in s.images],
         "clip_skip": shares[0].plan.clip_skip - 1 or None,
     }
     if not first.init_images:
-        shape = (LATENT_CHANNELS, first.height // LATENT_FACTOR, first.width // LATENT_FACTOR)
+        shape = (LATENT_CHANNELS, height // LATENT_FACTOR, width // LATENT_FACTOR)
         import torch
 
         noise = [seeds.image_noise(s.plan.seeds[i], s.plan.subseeds[i],
@@ -209,15 +221,20 @@ def _batch_arguments(shares: list[_Share], model: LoadedModel) -> tuple[Any, dic
         args["latents"] = torch.stack(noise)
         return model.txt2img, args
     (share,) = shares  # img2img and inpainting never share a call (batching.batch_key)
-    request, batch = share.request, share.images
-    inits = [images.prepare_init_image(request.init_images[i % len(request.init_images)],
-                                       request.width, request.height, request.resize_mode)
-             for i in batch]
-    args.update(image=inits, strength=at_least_one_step(request.denoising_strength, first.steps))
+    request = share.request
+    args.update(image=_init_images(share, size),
+                strength=at_least_one_step(request.denoising_strength, first.steps))
     if request.mask is None:
         return model.img2img, args
-    args["mask_image"] = [_mask(request)] * len(batch)
+    args["mask_image"] = [_mask(request, size)] * len(share.images)
     return model.inpaint, args
+
+
+def _init_images(share: _Share, size: tuple[int, int]) -> list[Image.Image]:
+    request = share.request
+    return [images.prepare_init_image(request.init_images[i % len(request.init_images)],
+                                      *size, request.resize_mode)
+            for i in share.images]
 
 
 def at_least_one_step(strength: float, steps: int) -> float:
@@ -273,11 +290,25 @@ def _decode(pipe: Any, latents: Any) -> list[Image.Image]:
     return pipe.image_processor.postprocess(pixels, output_type="pil")
 
 
-def _mask(request: GenerationRequest) -> Image.Image:
+def _mask(request: GenerationRequest, size: tuple[int, int]) -> Image.Image:
     assert request.mask is not None
-    return images.prepare_mask(request.mask, request.width, request.height,
-                               request.resize_mode, request.mask_blur,
+    return images.prepare_mask(request.mask, *size, request.resize_mode, request.mask_blur,
                                request.inpainting_mask_invert)
+
+
+def _finish(output: list[Image.Image], shares: list[_Share],
+            size: tuple[int, int]) -> list[Image.Image]:
+    """The pictures at the asked size; inpainting keeps the original outside its mask."""
+    request = shares[0].request
+    asked = (request.width, request.height)
+    if size != asked:
+        output = [picture.resize(asked, Image.Resampling.LANCZOS) for picture in output]
+    if request.mask is None:
+        return output
+    (share,) = shares
+    mask = _mask(request, asked)
+    return [images.overlay(picture, init, mask)
+            for picture, init in zip(output, _init_images(share, asked), strict=True)]
 
 
 def _check_shareable(requests: Sequence[GenerationRequest]) -> None:
@@ -321,13 +352,14 @@ def generate_batch(model: LoadedModel, requests: Sequence[GenerationRequest],
     plans = [plan(r, random_seed) for r in requests]
     produced: list[list[Image.Image]] = [[] for _ in requests]
     rounds = _rounds(requests, plans)
+    size = drawing_size(requests[0], model)  # equal batch keys: equal sizes
     interrupted = False
     for job_no, shares in enumerate(rounds):
         if should_interrupt():
             interrupted = True
             break
         # 2. inputs for this round
-        pipe, args = _batch_arguments(shares, model)
+        pipe, args = _batch_arguments(shares, model, size)
         pipe.scheduler = samplers.make_scheduler(model.scheduler_config, plans[0].sampler,
                                                  plans[0].schedule)
         if on_progress is not None:
@@ -341,9 +373,7 @@ def generate_batch(model: LoadedModel, requests: Sequence[GenerationRequest],
             watch.steps_in_all = sampling_steps(requests[0])
             latents = pipe(**args, callback_on_step_end=watch, output_type="latent").images
             output = _second_pass(model, shares[0], args, latents, watch)
-        if "mask_image" in args:
-            output = [images.overlay(img, init, args["mask_image"][0])
-                      for img, init in zip(output, args["image"], strict=True)]
+        output = _finish(output, shares, size)
         start = 0
         for share in shares:  # each request gets back exactly its own images
             produced[share.owner].extend(output[start:start + len(share.images)])

@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 
-from sdserve.engine.checkpoint import Architecture, load_single_file
+from sdserve.engine.checkpoint import Architecture, config_folder, load_single_file
 from sdserve.engine.errors import ModelLoadError
+from sdserve.engine.native_size import read_native_size
 from sdserve.engine.precision import Precision, cast_inputs, cast_outputs
 from sdserve.engine.preview import SD1_LATENT_RGB, SDXL_LATENT_RGB
 from sdserve.engine.sources import Source
@@ -30,6 +31,7 @@ class LoadedModel:
     inpaint: Any
     scheduler_config: dict
     latent_rgb: tuple[tuple[float, ...], ...]
+    native_size: int | None = None  # engine/native_size.py; None: draw at the asked size
 
 
 def _load_folder(location: str, precision: Precision, **hub: Any) -> tuple[Architecture, Any]:
@@ -92,14 +94,18 @@ def for_speed(pipe: Any, precision: Precision) -> None:
     pipe.vae.enable_slicing()
 
 
-def load(source: Source, device: str, precision: Precision, fast: bool = True) -> LoadedModel:
+def load(source: Source, device: str, precision: Precision, fast: bool = True,
+         native: bool = True) -> LoadedModel:
+    """`native`: False ignores the model's native size (every picture drawn as asked)."""
     from diffusers import (
         AutoPipelineForImage2Image,
         AutoPipelineForInpainting,
     )
 
+    config_dir: Path | None = None  # where a native size may be declared
     if source.kind == "file":
         arch, base = load_single_file(Path(source.location), precision, device, fast)
+        config_dir = config_folder(Path(source.location), arch)
     elif source.kind == "hub":
         arch, base = _load_hub(source.location, precision)
     else:
@@ -107,6 +113,7 @@ def load(source: Source, device: str, precision: Precision, fast: bool = True) -
             arch, base = _load_folder(source.location, precision)
         except Exception as error:
             raise ModelLoadError(f"cannot load {source.location}: {error}") from error
+        config_dir = Path(source.location)
     base.to(device)
     for_speed(base, precision)
     base.set_progress_bar_config(disable=True)
@@ -119,4 +126,5 @@ def load(source: Source, device: str, precision: Precision, fast: bool = True) -
         info=source.info, arch=arch, txt2img=base, img2img=img2img, inpaint=inpaint,
         scheduler_config=dict(base.scheduler.config),
         latent_rgb=SDXL_LATENT_RGB if arch == "sdxl" else SD1_LATENT_RGB,
+        native_size=read_native_size(config_dir) if native and config_dir else None,
     )
