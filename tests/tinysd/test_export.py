@@ -7,6 +7,7 @@ from diffusers import StableDiffusionPipeline
 from safetensors import safe_open
 
 from sdserve.engine.fast_load import load_sd1
+from sdserve.engine.native_size import read_native_size
 from sdserve.engine.precision import Precision
 from sdserve.tinysd import architecture
 from sdserve.tinysd.export import SINGLE_FILE_METADATA, SINGLE_FILE_NAME, export
@@ -82,3 +83,8 @@ def test_the_engines_fast_loader_reads_the_folders_weights(exported, from_folder
     _, folder = exported
     fast = load_sd1(folder / SINGLE_FILE_NAME, folder, FP32, "cpu")
     assert_same_weights(from_folder, fast)
+
+
+def test_the_folder_declares_the_native_size(exported):
+    _, folder = exported
+    assert read_native_size(folder) == architecture.NATIVE_SIZE == 256

@@ -17,6 +17,10 @@ from sdserve.engine.configs import load_clip_tokenizer, small_clip_text_config
 
 TEXT_WIDTH = 32
 SD_SCALING_FACTOR = 0.18215  # SD 1.x's latent scale; the VAE is rescaled to match it
+# Trained at 64-512 px, the model draws best at 256 px: at 512 px its UNet draws copies or
+# wrong outlines, at 64 px blobs (BENCHMARKS.md). The engine draws there and resizes
+# (sdserve.engine.native_size).
+NATIVE_SIZE = 256
 
 
 def tokenizer() -> CLIPTokenizer:

@@ -2,17 +2,21 @@
 
 Both are stored in fp16, which halves the shipped size (SD checkpoints are
 commonly fp16); the single file has the original SD key names
-(engine.checkpoint_export).
+(engine.checkpoint_export). The folder also declares the model's native size
+(engine.native_size), which the single file, loaded beside it, shares.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 from diffusers import StableDiffusionPipeline
 
 from sdserve.engine.checkpoint_export import save_single_file
+from sdserve.engine.native_size import SETTINGS_FILE
+from sdserve.tinysd.architecture import NATIVE_SIZE
 
 SAVE_DTYPE = torch.float16
 TRAIN_DTYPE = torch.float32
@@ -28,5 +32,6 @@ def export(pipe: StableDiffusionPipeline, folder: Path, single_file: Path) -> No
     try:
         pipe.save_pretrained(folder, safe_serialization=True)
         save_single_file(pipe, single_file, metadata=SINGLE_FILE_METADATA)
+        (folder / SETTINGS_FILE).write_text(json.dumps({"native_size": NATIVE_SIZE}) + "\n")
     finally:
         pipe.to(TRAIN_DTYPE)
