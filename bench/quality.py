@@ -5,6 +5,8 @@ by the deterministic checker, at each size and seed. Prints a Markdown table.
 Pictures come from sdserve's engine at its default precision (bf16 on CPUs with
 bf16 units), as `sdserve worker` serves them; one request per prompt and size,
 with batch_size = --seeds, so the seeds are 0 .. N-1 (A1111: image i gets seed + i).
+`tiny` is drawn at its native size, 256 px, and resized (sdserve.engine.native_size);
+--as-asked draws every size as asked instead, to measure the model itself there.
 
 Goals (issue 9): colour >= 95 %, background >= 95 %, shape >= 85 %, position >= 80 %.
 With --cost it also measures one request at A1111's defaults (512x512, 50 steps,
@@ -20,7 +22,7 @@ finest detail, so a shape lost there is lost by the UNet's last sampling steps.
 
     .venv/bin/python bench/quality.py [--sizes 64 256 512] [--seeds 3] [--steps 20]
         [--cfg 7] [--sampler "Euler a"] [--model tiny] [--dtype auto] [--cost]
-        [--retention 0 0.3 0.6]
+        [--retention 0 0.3 0.6] [--as-asked]
 """
 
 from __future__ import annotations
@@ -117,12 +119,14 @@ def main() -> int:
     parser.add_argument("--model", default="tiny", help="a model name, folder or single file")
     parser.add_argument("--dtype", default="auto", help="auto, float32 or bfloat16")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--as-asked", action="store_true",
+                        help="draw every size as asked, not at the model's native size")
     parser.add_argument("--cost", action="store_true", help="also measure a default request")
     parser.add_argument("--retention", type=float, nargs="*", metavar="STRENGTH",
                         help="also: the grid's exact pictures through img2img at these strengths")
     args = parser.parse_args()
     try:
-        engine = Engine(dtype=args.dtype, threads=args.threads)
+        engine = Engine(dtype=args.dtype, threads=args.threads, native_size=not args.as_asked)
         engine.load(args.model)
     except (EngineError, ValueError) as error:
         print(f"quality.py: {error}", file=sys.stderr)
@@ -144,8 +148,9 @@ def main() -> int:
         spreads[size] = sum(known) / len(known) if known else float("nan")
         elapsed = time.monotonic() - start
         print(f"{size} px: {len(verdicts)} pictures in {elapsed:.0f} s", flush=True)
-    print(f"\n{engine.current.title}, {engine.precision.label}: {len(grid)} prompts x "
-          f"seeds 0..{args.seeds - 1}, {args.sampler}, {args.steps} steps, CFG {args.cfg:g}\n")
+    drawn = "drawn as asked" if args.as_asked else "drawn at its native size, if any"
+    print(f"\n{engine.current.title}, {engine.precision.label}, {drawn}: {len(grid)} prompts"
+          f" x seeds 0..{args.seeds - 1}, {args.sampler}, {args.steps} steps, CFG {args.cfg:g}\n")
     print(table(rows, counts))
     print("\nA new seed moves the object by " + ", ".join(
         f"{spreads[size]:.2f} at {size} px" for size in args.sizes)

@@ -15,13 +15,14 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
 def test_grid_at_64_px_prints_the_tables():
     done = subprocess.run(
         [sys.executable, str(BENCH), "--sizes", "64", "--seeds", "2", "--steps", "4",
-         "--sampler", "DDIM", "--retention", "0"],
+         "--sampler", "DDIM", "--retention", "0", "--as-asked"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| 64 | 144 |")]
     assert len(rows) == 1, done.stdout
     assert "DDIM, 4 steps" in done.stdout
+    assert "drawn as asked" in done.stdout  # not at tiny's native 256 px
     # Strength 0 is the VAE's round trip of exact pictures: colours come back (92 % of
     # the grid's at 64 px, where an object is 3 latent pixels across).
     (retained,) = [line for line in done.stdout.splitlines() if line.startswith("| 64 | 0 |")]
