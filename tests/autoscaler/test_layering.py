@@ -6,7 +6,7 @@ from pathlib import Path
 import sdserve.autoscaler
 
 PURE = ("kpa.py", "max_window.py", "scale_to_zero.py", "window.py")
-ALLOWED = {"__future__", "math", "dataclasses", "sdserve.spec.types",
+ALLOWED = {"__future__", "math", "dataclasses", "typing", "sdserve.spec.types",
            "sdserve.autoscaler.max_window"}
 
 

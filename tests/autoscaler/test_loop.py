@@ -36,6 +36,13 @@ class Cluster:
         await asyncio.sleep(0)
 
 
+class SlowStartCluster(Cluster):
+    """Replicas get ready only when the test says so."""
+
+    async def scale(self, desired: int) -> None:
+        self.calls.append(desired)
+
+
 def make(cluster: Cluster, overrides=OVERRIDES) -> Autoscaler:
     (service,) = load_services(None, overrides=overrides)
     return Autoscaler([service], concurrency=cluster.concurrency,
@@ -68,6 +75,22 @@ async def test_seed_scales_up_with_load_then_to_zero():
     assert cluster.ready == 0
     assert max(cluster.calls) == 5
     assert autoscaler.status("stable-diffusion")["desired"] == 0
+
+
+async def test_a_start_slower_than_the_stable_window_is_not_cut_short():
+    """The initial replica takes 15 s to get ready, the stable window is 6 s: Knative
+    keeps an activating revision until its activation timeout, and counts the stable
+    window from the first ready replica."""
+    cluster = SlowStartCluster()
+    autoscaler = make(cluster)
+    await autoscaler.start(0.0)
+    await drive(autoscaler, cluster, 1, 15)
+    assert cluster.calls[-1] == 1
+    cluster.ready = 1
+    await drive(autoscaler, cluster, 15, 21)
+    assert cluster.calls[-1] == 1  # less than a stable window of activity
+    await drive(autoscaler, cluster, 21, 40)  # then inactive for the grace period
+    assert cluster.calls[-1] == 0
 
 
 async def test_max_scale_caps_the_request():

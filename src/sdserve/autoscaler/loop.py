@@ -107,15 +107,16 @@ class Autoscaler:
 
     async def _decide(self, revision: _Revision, now: float) -> None:
         settings = revision.spec.autoscaling
+        ready = self._ready_count(revision.spec.name)
         decision, revision.state = decide(
             settings, revision.state,
             stable=revision.stable.window_average(now),
             panic=revision.panic.window_average(now),
-            ready=self._ready_count(revision.spec.name),
-            reachable=REACHABLE, now=now)
+            ready=ready, reachable=REACHABLE, now=now)
         revision.decision = decision
         replicas, revision.activity = gate_scale_to_zero(
-            settings, revision.activity, decision.scaled, reachable=REACHABLE, now=now)
+            settings, revision.activity, decision.scaled, ready=ready, reachable=REACHABLE,
+            progress_deadline=revision.spec.progress_deadline, now=now)
         if replicas != revision.requested:
             log.info("%s: scaling %d -> %d (stable %.3f, panic %.3f, panic mode %s)",
                      revision.spec.name, revision.requested, replicas,
