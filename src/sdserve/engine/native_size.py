@@ -1,10 +1,10 @@
 """Drawing at a model's native size: a model trained for one picture size draws there,
 and the picture is resized to the size asked.
 
-A small UNet draws a coherent picture only near the size it learnt: the shipped
-`tiny` (trained mostly at 256 px) draws copies of the object or outlines it cannot
-hold at 512 px, and blobs at 64 px, where an object is 2-3 latent pixels across
-(BENCHMARKS.md). Cascaded diffusion systems work the same way: a base model at
+A small model may draw well at one size only: the shipped `tiny`, trained at 64 to
+512 px, draws best at 256 px; at 512 px its UNet draws copies of the object or
+outlines of the wrong shape, and at 64 px blobs, where an object is 2-3 latent
+pixels across (BENCHMARKS.md). Cascaded diffusion systems work the same way: a base model at
 its own size, then an upscaler. A model folder opts in with a file beside
 model_index.json:
 
