@@ -4,8 +4,8 @@ and the picture is resized to the size asked.
 A small model may draw well at one size only: the shipped `tiny`, trained at 64 to
 512 px, draws best at 256 px; at 512 px its UNet draws copies of the object or
 outlines of the wrong shape, and at 64 px blobs, where an object is 2-3 latent
-pixels across (BENCHMARKS.md). Cascaded diffusion systems work the same way: a base model at
-its own size, then an upscaler. A model folder opts in with a file beside
+pixels across (BENCHMARKS.md). Cascaded diffusion systems work the same way: a base
+model at its own size, then an upscaler. A model folder opts in with a file beside
 model_index.json:
 
     sdserve.json    {"native_size": 256}
@@ -26,6 +26,12 @@ from sdserve.engine.errors import ModelLoadError
 from sdserve.engine.hires import LATENT_FACTOR
 
 SETTINGS_FILE = "sdserve.json"
+KEY = "native_size"
+
+
+def write_native_size(folder: Path, size: int) -> None:
+    """Declare a model folder's native size (what read_native_size reads back)."""
+    (folder / SETTINGS_FILE).write_text(json.dumps({KEY: size}) + "\n")
 
 
 def read_native_size(folder: Path) -> int | None:
@@ -34,7 +40,7 @@ def read_native_size(folder: Path) -> int | None:
     if not path.is_file():
         return None
     try:
-        size = json.loads(path.read_text())["native_size"]
+        size = json.loads(path.read_text())[KEY]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelLoadError(
             f"cannot read {path}: {error!r}; it must be JSON like {{\"native_size\": 256}}"

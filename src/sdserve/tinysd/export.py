@@ -8,14 +8,13 @@ commonly fp16); the single file has the original SD key names
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from diffusers import StableDiffusionPipeline
 
 from sdserve.engine.checkpoint_export import save_single_file
-from sdserve.engine.native_size import SETTINGS_FILE
+from sdserve.engine.native_size import write_native_size
 from sdserve.tinysd.architecture import NATIVE_SIZE
 
 SAVE_DTYPE = torch.float16
@@ -32,6 +31,6 @@ def export(pipe: StableDiffusionPipeline, folder: Path, single_file: Path) -> No
     try:
         pipe.save_pretrained(folder, safe_serialization=True)
         save_single_file(pipe, single_file, metadata=SINGLE_FILE_METADATA)
-        (folder / SETTINGS_FILE).write_text(json.dumps({"native_size": NATIVE_SIZE}) + "\n")
+        write_native_size(folder, NATIVE_SIZE)
     finally:
         pipe.to(TRAIN_DTYPE)
